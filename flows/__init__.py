@@ -1,0 +1,1 @@
+"""Prefect flows. Imports models and notifications, never the web app."""

@@ -1,0 +1,114 @@
+"""Cases, their append-only events, the outbox to Prefect and notification deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.db import Base
+from models.directory import Category, User, Village, utcnow
+from models.lifecycle import State
+
+
+class Priority(StrEnum):
+    normal = "normal"
+    urgent = "urgent"
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_state_since", "state", "state_since"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # A token minted with the intake form, so a form submitted twice opens one case.
+    intake_token: Mapped[str] = mapped_column(String(64), unique=True)
+    caller_name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    description: Mapped[str] = mapped_column(Text)
+    priority: Mapped[Priority] = mapped_column(String(16), default=Priority.normal)
+    state: Mapped[State] = mapped_column(String(32), default=State.awaiting_assignment)
+    # Human decisions taken so far: the optimistic version of the case and the
+    # pause key of the next suspend in its flow run ("decision-<n>").
+    decisions: Mapped[int] = mapped_column(default=0)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state_since: Mapped[datetime] = mapped_column(default=utcnow)
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))
+
+    village: Mapped[Village] = relationship()
+    category: Mapped[Category] = relationship()
+    officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    events: Mapped[list[CaseEvent]] = relationship(
+        order_by="CaseEvent.id", back_populates="case", viewonly=True
+    )
+
+
+class CaseEvent(Base):
+    """One thing that happened to a case. Rows are only ever inserted."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # "opened" or an Action value
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+    by_user: Mapped[User] = relationship(foreign_keys=[by_user_id])
+    officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
+
+
+class Outbox(Base):
+    """A hand-off to Prefect (start or resume a run) written with the decision."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "done_at", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "start" | "resume"
+    pause_key: Mapped[str] = mapped_column(String(64), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+
+
+class Delivery(Base):
+    """One message to one channel of one user about one case event."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("event_id", "user_id", "channel_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    channel_key: Mapped[str] = mapped_column(String(64))  # sha256 of the URL
+    channel: Mapped[str] = mapped_column(String(500))  # the URL with secrets masked
+    status: Mapped[DeliveryStatus] = mapped_column(String(16), default=DeliveryStatus.pending)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship()
+    event: Mapped[CaseEvent] = relationship()

@@ -1,0 +1,215 @@
+"""Domain operations on cases. They add rows and never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from models.case import Case, CaseEvent, Outbox, Priority
+from models.directory import Category, Role, User, Village
+from models.lifecycle import WAITING_ON, Action, InvalidTransition, State, Step, apply, role_for
+
+
+class StaleDecision(Exception):
+    """The case moved on since the form was shown."""
+
+
+class NotAllowed(Exception):
+    """This user may not take this action on this case."""
+
+
+@dataclass(frozen=True)
+class Intake:
+    token: str
+    caller_name: str
+    phone: str  # E.164
+    village_id: int
+    category_id: int
+    description: str
+    priority: Priority
+
+
+def case_number(prefix: str, year: int, case_id: int) -> str:
+    return f"{prefix}-{year}-{case_id:06d}"
+
+
+def open_case(session: Session, intake: Intake, by: User, prefix: str, now: datetime) -> Case:
+    """Open a case, its first event and the outbox row that starts its flow run.
+
+    A token seen before returns the case it opened (a form submitted twice).
+    """
+    existing = session.scalar(select(Case).where(Case.intake_token == intake.token))
+    if existing is not None:
+        return existing
+    case = Case(
+        intake_token=intake.token,
+        caller_name=intake.caller_name,
+        phone=intake.phone,
+        village_id=intake.village_id,
+        category_id=intake.category_id,
+        description=intake.description,
+        priority=intake.priority,
+        state=State.awaiting_assignment,
+        created_by_id=by.id,
+        created_at=now,
+        state_since=now,
+    )
+    session.add(case)
+    session.flush()
+    case.number = case_number(prefix, now.year, case.id)
+    event = CaseEvent(
+        case_id=case.id,
+        kind="opened",
+        from_state=None,
+        to_state=State.awaiting_assignment,
+        by_user_id=by.id,
+        text=intake.description,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    session.add(
+        Outbox(
+            case_id=case.id,
+            kind="start",
+            payload={"case_id": case.id, "case_number": case.number, "event_id": event.id},
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+    return case
+
+
+def officers_for(session: Session, category: Category) -> list[User]:
+    """Active officers of the category's department, by name."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.role == Role.officer,
+                User.active.is_(True),
+                User.department_id == category.department_id,
+            )
+            .order_by(User.name)
+        )
+    )
+
+
+def may_act(user: User, case: Case, action: Action) -> bool:
+    """Whether user may take action on case (role, and for officers, their own case)."""
+    if user.role != role_for(action):
+        return False
+    if user.role == Role.officer:
+        return case.officer_id == user.id
+    return True
+
+
+def decide(
+    session: Session,
+    case: Case,
+    action: Action,
+    by: User,
+    *,
+    version: int,
+    now: datetime,
+    text: str = "",
+    officer_id: int | None = None,
+) -> CaseEvent:
+    """Take a human decision on a case: move its state, record the event, queue the resume.
+
+    :raise NotAllowed: the user's role or assignment does not permit it.
+    :raise InvalidTransition: the action does not apply in the case's state.
+    :raise StaleDecision: someone else decided first (the version moved).
+    """
+    action = Action(action)
+    if not may_act(by, case, action):
+        raise NotAllowed(f"{by.role} may not {action.value} this case")
+    if case.decisions != version:
+        raise StaleDecision(case.number)
+    source = State(case.state)
+    target = apply(source, action)
+    new_officer = case.officer_id
+    if action == Action.assign:
+        officer = session.get(User, officer_id) if officer_id else None
+        category = session.get(Category, case.category_id)
+        if officer is None or category is None or officer not in officers_for(session, category):
+            raise NotAllowed("the officer must be an active officer of the category's department")
+        new_officer = officer.id
+    # Conditional update: only one of two racing decisions can win (rowcount 1).
+    result = session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.state == source, Case.decisions == version)
+        .values(state=target, decisions=version + 1, officer_id=new_officer, state_since=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleDecision(case.number)
+    event = CaseEvent(
+        case_id=case.id,
+        kind=action.value,
+        from_state=source,
+        to_state=target,
+        by_user_id=by.id,
+        officer_id=new_officer if action == Action.assign else None,
+        text=text,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    session.add(
+        Outbox(
+            case_id=case.id,
+            kind="resume",
+            pause_key=pause_key(version),
+            payload={
+                "action": action.value,
+                "event_id": event.id,
+                "by_user": by.username,
+                "note": text,
+            },
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+    session.refresh(case)
+    return event
+
+
+def pause_key(decisions: int) -> str:
+    """The suspend key of the flow run's decision number `decisions`."""
+    return f"decision-{decisions}"
+
+
+def queue_for(session: Session, user: User, limit: int = 200) -> list[Case]:
+    """The cases waiting on user, oldest first."""
+    query = select(Case).order_by(Case.state_since, Case.id).limit(limit)
+    if user.role == Role.dm:
+        query = query.where(Case.state == State.awaiting_assignment)
+    elif user.role == Role.officer:
+        query = query.where(Case.state == State.assigned, Case.officer_id == user.id)
+    elif user.role == Role.collector:
+        query = query.where(Case.state == State.resolved)
+    elif user.role == Role.operator:
+        query = query.where(Case.created_by_id == user.id).order_by(None).order_by(Case.id.desc())
+    else:
+        query = query.where(Case.state.in_(list(WAITING_ON)))
+    return list(session.scalars(query))
+
+
+def waiting_on(case: Case) -> Step | None:
+    return WAITING_ON.get(State(case.state))
+
+
+def counts_by_state(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Case.state, func.count()).group_by(Case.state))
+    return {state: count for state, count in rows}
+
+
+def find_village(session: Session, village_id: int) -> Village | None:
+    return session.get(Village, village_id)
+
+
+__all__ = ["InvalidTransition", "NotAllowed", "StaleDecision", "Intake", "open_case", "decide"]

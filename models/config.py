@@ -1,0 +1,89 @@
+"""Settings read from the environment, with defaults that run a fresh checkout."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("CONTROL_ROOM_INSTANCE", ROOT / "instance"))
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+class ImproperlyConfigured(RuntimeError):
+    """A setting is missing or malformed."""
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    """Read a strict boolean: only true/false/1/0 are accepted."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes"}:
+        return True
+    if value in {"0", "false", "no"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = "development"
+    secret_key: str = DEV_SECRET
+    database_url: str = f"sqlite:///{INSTANCE / 'control_room.sqlite'}"
+    district_prefix: str = "SRJ"
+    district_name: str = "Surajpur"
+    public_url: str = "http://127.0.0.1:5000"
+    prefect_api_url: str = "http://127.0.0.1:4200/api"
+    prefect_ui_url: str = "http://127.0.0.1:4200"
+    deployment: str = "complaint-lifecycle/complaint-lifecycle"
+    demo: bool = False
+    mail_dir: str = str(INSTANCE / "mail")
+    notify_timeout: float = 10.0
+    dispatch_interval: float = 0.5
+    languages: tuple[str, ...] = field(default=("en", "hi"))
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Build settings from CONTROL_ROOM_* / standard variables; fail fast on bad values."""
+        env = os.environ.get
+        defaults = cls()
+        settings = cls(
+            app_env=env("APP_ENV", defaults.app_env),
+            secret_key=env("SECRET_KEY", defaults.secret_key),
+            database_url=env("DATABASE_URL", defaults.database_url),
+            district_prefix=env("DISTRICT_PREFIX", defaults.district_prefix),
+            district_name=env("DISTRICT_NAME", defaults.district_name),
+            public_url=env("PUBLIC_URL", defaults.public_url).rstrip("/"),
+            prefect_api_url=env("PREFECT_API_URL", defaults.prefect_api_url),
+            prefect_ui_url=env("PREFECT_UI_URL", defaults.prefect_ui_url).rstrip("/"),
+            deployment=env("CONTROL_ROOM_DEPLOYMENT", defaults.deployment),
+            demo=env_bool("CONTROL_ROOM_DEMO"),
+            mail_dir=env("MAIL_DIR", defaults.mail_dir),
+            notify_timeout=env_float("NOTIFY_TIMEOUT", defaults.notify_timeout),
+            dispatch_interval=env_float("DISPATCH_INTERVAL", defaults.dispatch_interval),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.app_env not in {"development", "production", "test"}:
+            raise ImproperlyConfigured(f"APP_ENV must be development, production or test, not {self.app_env!r}")
+        if self.app_env == "production" and self.secret_key == DEV_SECRET:
+            raise ImproperlyConfigured("SECRET_KEY must be set in production")
+        if self.app_env == "production" and self.demo:
+            raise ImproperlyConfigured("CONTROL_ROOM_DEMO cannot be on in production")
+        if not self.district_prefix.isalnum():
+            raise ImproperlyConfigured("DISTRICT_PREFIX must be letters and digits")

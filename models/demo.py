@@ -1,0 +1,71 @@
+"""A small demo district: places, departments, categories and one user per role."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.directory import Role, User
+from models.reference import load_rows
+
+DEPARTMENTS = [
+    {"code": "health", "name": "Health", "name_hi": "स्वास्थ्य"},
+    {"code": "food", "name": "Food & Civil Supplies", "name_hi": "खाद्य एवं नागरिक आपूर्ति"},
+    {"code": "revenue", "name": "Revenue", "name_hi": "राजस्व"},
+]
+VILLAGES = [
+    {"block": "Surajpur", "block_hi": "सूरजपुर", "village": "Bishrampur", "village_hi": "बिश्रामपुर"},
+    {"block": "Surajpur", "block_hi": "सूरजपुर", "village": "Jayanagar", "village_hi": "जयनगर"},
+    {"block": "Pratappur", "block_hi": "प्रतापपुर", "village": "Chando", "village_hi": "चांदो"},
+    {"block": "Pratappur", "block_hi": "प्रतापपुर", "village": "Kharsura", "village_hi": "खरसुरा"},
+    {"block": "Bhaiyathan", "block_hi": "भैयाथान", "village": "Sawaraon", "village_hi": "सावारांवा"},
+]
+CATEGORIES = [
+    {"code": "bed", "name": "Hospital bed", "name_hi": "अस्पताल बिस्तर", "department": "health",
+     "assign_minutes": "15", "resolve_minutes": "180", "urgent_minutes": "60"},
+    {"code": "ambulance", "name": "Ambulance", "name_hi": "एम्बुलेंस", "department": "health",
+     "assign_minutes": "10", "resolve_minutes": "60", "urgent_minutes": "30"},
+    {"code": "oxygen", "name": "Oxygen", "name_hi": "ऑक्सीजन", "department": "health",
+     "assign_minutes": "10", "resolve_minutes": "120", "urgent_minutes": "30"},
+    {"code": "medicine", "name": "Medicine", "name_hi": "दवाई", "department": "health"},
+    {"code": "home_isolation", "name": "Home isolation", "name_hi": "होम आइसोलेशन", "department": "health"},
+    {"code": "ration", "name": "Food / ration", "name_hi": "भोजन / राशन", "department": "food"},
+    {"code": "other", "name": "Other", "name_hi": "अन्य", "department": "revenue"},
+]
+STAFF = [
+    ("operator", "Sunita Operator", Role.operator, "", "", "en"),
+    ("dm", "District Magistrate", Role.dm, "", "District Magistrate", "en"),
+    ("collector", "Collector", Role.collector, "", "Collector", "en"),
+    ("admin", "Administrator", Role.admin, "", "", "en"),
+    ("cmho", "Dr. Ramesh Gupta", Role.officer, "health", "CMHO", "en"),
+    ("bmo", "डॉ. अनीता सिंह", Role.officer, "health", "BMO Pratappur", "hi"),
+    ("dfo", "Food Officer", Role.officer, "food", "District Food Officer", "en"),
+    ("tehsildar", "Tehsildar", Role.officer, "revenue", "Tehsildar Surajpur", "en"),
+]
+
+
+def mail_url(sink: str, username: str) -> str:
+    return f"mailto://{sink}?from=control-room@demo.local&to={username}@demo.local"
+
+
+def seed(session: Session, password_hash: str, mail_sink: str = "127.0.0.1:8025") -> list[User]:
+    """Load the demo district and its users (idempotent). Return the users."""
+    load_rows(session, "departments", DEPARTMENTS)
+    load_rows(session, "villages", VILLAGES)
+    load_rows(session, "categories", CATEGORIES)
+    from models.directory import Department
+
+    departments = {d.code: d.id for d in session.scalars(select(Department))}
+    users = []
+    for username, name, role, dept, designation, language in STAFF:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            user = User(username=username)
+            session.add(user)
+        user.name, user.role, user.designation, user.language = name, role, designation, language
+        user.department_id = departments.get(dept)
+        user.notify_urls = mail_url(mail_sink, username)
+        user.password_hash = password_hash
+        users.append(user)
+    session.flush()
+    return users

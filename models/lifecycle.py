@@ -1,0 +1,91 @@
+"""The case state machine: which actions move a case, and who may take them. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class State(StrEnum):
+    awaiting_assignment = "awaiting_assignment"  # logged; waits on the DM
+    assigned = "assigned"  # waits on the officer
+    resolved = "resolved"  # officer acted; waits on the Collector
+    closed = "closed"  # Collector confirmed
+    rejected = "rejected"  # DM rejected it (not a grievance, duplicate, ...)
+
+
+class Action(StrEnum):
+    assign = "assign"
+    reject = "reject"
+    resolve = "resolve"
+    send_back = "send_back"
+    confirm = "confirm"
+    reopen = "reopen"
+
+
+class Step(StrEnum):
+    """The human step a case waits on, named by who acts."""
+
+    dm = "dm"
+    officer = "officer"
+    collector = "collector"
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: Action
+    source: State
+    target: State
+    role: str  # the Role value allowed to take it
+
+
+TRANSITIONS: dict[Action, Transition] = {
+    t.action: t
+    for t in (
+        Transition(Action.assign, State.awaiting_assignment, State.assigned, "dm"),
+        Transition(Action.reject, State.awaiting_assignment, State.rejected, "dm"),
+        Transition(Action.resolve, State.assigned, State.resolved, "officer"),
+        Transition(Action.send_back, State.assigned, State.awaiting_assignment, "officer"),
+        Transition(Action.confirm, State.resolved, State.closed, "collector"),
+        Transition(Action.reopen, State.resolved, State.assigned, "collector"),
+    )
+}
+
+WAITING_ON: dict[State, Step] = {
+    State.awaiting_assignment: Step.dm,
+    State.assigned: Step.officer,
+    State.resolved: Step.collector,
+}
+
+FINAL = frozenset({State.closed, State.rejected})
+
+
+class InvalidTransition(ValueError):
+    """The action does not apply to a case in its current state."""
+
+    def __init__(self, action: Action, state: State) -> None:
+        super().__init__(f"cannot {action.value} a case that is {state.value}")
+        self.action = action
+        self.state = state
+
+
+def apply(state: State, action: Action) -> State:
+    """Return the state after action, or raise InvalidTransition."""
+    transition = TRANSITIONS[Action(action)]
+    if State(state) != transition.source:
+        raise InvalidTransition(Action(action), State(state))
+    return transition.target
+
+
+def allowed_actions(state: State) -> list[Action]:
+    """The actions open on a case in state, in display order."""
+    return [t.action for t in TRANSITIONS.values() if t.source == state]
+
+
+def role_for(action: Action) -> str:
+    return TRANSITIONS[Action(action)].role
+
+
+def step_for(action: Action) -> Step:
+    """The step an action answers (the step its source state waits on)."""
+    return WAITING_ON[TRANSITIONS[Action(action)].source]

@@ -1,0 +1,72 @@
+"""A local SMTP server that keeps every message in a Maildir: the demo's (and tests') inbox."""
+
+from __future__ import annotations
+
+import argparse
+import mailbox
+import signal
+import threading
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+class MaildirHandler:
+    """aiosmtpd handler: store each accepted message in a Maildir."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.box = mailbox.Maildir(self.path, create=True)
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        with self._lock:
+            self.box.add(message)
+        return "250 Message accepted for delivery"
+
+
+def read_messages(path: str | Path) -> list[EmailMessage]:
+    """All messages in the Maildir at path, oldest first."""
+    box = mailbox.Maildir(Path(path), factory=None, create=True)
+    messages = []
+    for key in box.keys():
+        with box.get_file(key) as fh:
+            messages.append(message_from_bytes(fh.read(), policy=policy.default))
+    messages.sort(key=lambda m: m.get("Date") and m["Date"].datetime.timestamp() or 0)
+    return messages  # type: ignore[return-value]
+
+
+def body_text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    return part.get_content() if part is not None else ""
+
+
+def start(path: str | Path, host: str = "127.0.0.1", port: int = 8025) -> Controller:
+    controller = Controller(MaildirHandler(path), hostname=host, port=port)
+    controller.start()
+    return controller
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8025)
+    args = parser.parse_args()
+    controller = start(args.dir, args.host, args.port)
+    print(f"mail sink on {args.host}:{args.port}, storing in {args.dir}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""Cases: the intake form, each role's queue, the case page and the decisions on it."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from models import Action, Case, Category, Delivery, DeliveryStatus, Priority, Role, Village
+from models.casework import (
+    Intake,
+    InvalidTransition,
+    NotAllowed,
+    StaleDecision,
+    decide,
+    may_act,
+    officers_for,
+    open_case,
+    queue_for,
+)
+from models.lifecycle import allowed_actions
+from notifications import send_delivery
+from webapp import orchestration
+from webapp.auth import roles_required
+from webapp.db import get_session
+from webapp.forms import (
+    AssignForm,
+    ConfirmForm,
+    DecisionForm,
+    EmptyForm,
+    IntakeForm,
+    RejectForm,
+    ReopenForm,
+    ResolveForm,
+    SendBackForm,
+)
+from webapp.labels import localized
+
+bp = Blueprint("cases", __name__)
+
+DECISION_FORMS: dict[Action, type[DecisionForm]] = {
+    Action.assign: AssignForm,
+    Action.reject: RejectForm,
+    Action.resolve: ResolveForm,
+    Action.send_back: SendBackForm,
+    Action.confirm: ConfirmForm,
+    Action.reopen: ReopenForm,
+}
+
+
+def get_case(number: str) -> Case:
+    """Return the case, if this user may see it. :raise 404: no such case. :raise 403: not theirs."""
+    case = get_session().scalar(select(Case).where(Case.number == number))
+    if case is None:
+        abort(404, f"Case {number} doesn't exist.")
+    if current_user.role == Role.officer and case.officer_id != current_user.id:
+        # Officers see the cases assigned to them, and those they acted on before.
+        if not any(e.by_user_id == current_user.id or e.officer_id == current_user.id for e in case.events):
+            abort(403)
+    return case
+
+
+def fill_intake_choices(form: IntakeForm) -> None:
+    db = get_session()
+    villages = db.scalars(select(Village).join(Village.block).order_by(Village.name)).all()
+    form.village.choices = [(0, "—")] + [
+        (v.id, f"{localized(v)} ({localized(v.block)})") for v in villages
+    ]
+    form.category.choices = [(0, "—")] + [
+        (c.id, localized(c)) for c in db.scalars(select(Category).order_by(Category.name))
+    ]
+
+
+@bp.route("/")
+@login_required
+def index() -> Response:
+    return redirect(url_for("cases.queue"))
+
+
+@bp.route("/queue")
+@login_required
+def queue() -> str:
+    cases = queue_for(get_session(), current_user)
+    return render_template("cases/queue.html", cases=cases)
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@roles_required(Role.operator, Role.admin)
+def new() -> Any:
+    form = IntakeForm()
+    fill_intake_choices(form)
+    if not form.token.data:
+        form.token.data = secrets.token_urlsafe(24)
+    if form.validate_on_submit():
+        errors = False
+        if form.village.data == 0:
+            form.village.errors.append(_("Choose the caller's village."))  # type: ignore[union-attr]
+            errors = True
+        if form.category.data == 0:
+            form.category.errors.append(_("Choose a category."))  # type: ignore[union-attr]
+            errors = True
+        if not errors:
+            db = get_session()
+            case = open_case(
+                db,
+                Intake(
+                    token=form.token.data,
+                    caller_name=form.caller_name.data.strip(),
+                    phone=form.phone.data,
+                    village_id=form.village.data,
+                    category_id=form.category.data,
+                    description=form.description.data.strip(),
+                    priority=Priority(form.priority.data),
+                ),
+                by=current_user,
+                prefix=current_app.config["SETTINGS"].district_prefix,
+                now=datetime.now(UTC),
+            )
+            db.commit()
+            orchestration.wake_dispatcher()
+            flash(_("Case %(number)s opened. Read this number to the caller.", number=case.number), "success")
+            return redirect(url_for("cases.view", number=case.number))
+    status = 400 if form.is_submitted() else 200
+    return render_template("cases/new.html", form=form), status
+
+
+def decision_forms(case: Case) -> dict[str, DecisionForm]:
+    """The forms this user may submit on case, keyed by action."""
+    forms: dict[str, DecisionForm] = {}
+    for action in allowed_actions(case.state):
+        if may_act(current_user, case, action):
+            form = DECISION_FORMS[action](prefix=action.value, version=case.decisions)
+            if isinstance(form, AssignForm):
+                form.officer.choices = officer_choices(case)
+            forms[action.value] = form
+    return forms
+
+
+def officer_choices(case: Case) -> list[tuple[int, str]]:
+    return [
+        (o.id, f"{o.name}, {o.designation}" if o.designation else o.name)
+        for o in officers_for(get_session(), case.category)
+    ]
+
+
+def render_case(case: Case, forms: dict[str, DecisionForm] | None = None, status: int = 200) -> Any:
+    db = get_session()
+    deliveries = db.scalars(select(Delivery).where(Delivery.case_id == case.id).order_by(Delivery.id)).all()
+    return (
+        render_template(
+            "cases/view.html",
+            case=case,
+            forms=forms if forms is not None else decision_forms(case),
+            deliveries=deliveries,
+            retry_form=EmptyForm(),
+        ),
+        status,
+    )
+
+
+@bp.route("/cases/<number>")
+@login_required
+def view(number: str) -> Any:
+    return render_case(get_case(number))
+
+
+@bp.post("/cases/<number>/<action>")
+@login_required
+def act(number: str, action: str) -> Any:
+    """Apply a decision. :raise 404: unknown action. :raise 403: not this user's to take."""
+    try:
+        chosen = Action(action)
+    except ValueError:
+        abort(404)
+    case = get_case(number)
+    form = DECISION_FORMS[chosen](prefix=chosen.value)
+    if isinstance(form, AssignForm):
+        form.officer.choices = officer_choices(case)
+    if not may_act(current_user, case, chosen):
+        abort(403)
+    forms = decision_forms(case)
+    forms[chosen.value] = form
+    if not form.validate_on_submit():
+        return render_case(case, forms, 400)
+    db = get_session()
+    try:
+        decide(
+            db,
+            case,
+            chosen,
+            current_user,
+            version=form.version.data,
+            now=datetime.now(UTC),
+            text=(form.text.data or "").strip(),  # type: ignore[attr-defined]
+            officer_id=getattr(getattr(form, "officer", None), "data", None),
+        )
+    except NotAllowed:
+        db.rollback()
+        abort(403)
+    except (StaleDecision, InvalidTransition):
+        db.rollback()
+        db.refresh(case)
+        flash(_("This case has moved on since you opened it; nothing was changed. Here is where it stands now."), "error")
+        return render_case(case, None, 409)
+    db.commit()
+    orchestration.wake_dispatcher()
+    flash(_("Saved. The next person has been notified."), "success")
+    return redirect(url_for("cases.view", number=case.number))
+
+
+@bp.post("/deliveries/<int:delivery_id>/retry")
+@roles_required(Role.collector, Role.dm, Role.admin)
+def retry_delivery(delivery_id: int) -> Response:
+    """Send a failed delivery again (once it is sent, never again)."""
+    delivery = get_session().get(Delivery, delivery_id)
+    if delivery is None:
+        abort(404)
+    number = get_session().get_one(Case, delivery.case_id).number
+    if EmptyForm().validate_on_submit() and delivery.status != DeliveryStatus.sent:
+        from models.db import get_sessionmaker
+
+        settings = current_app.config["SETTINGS"]
+        if send_delivery(get_sessionmaker(settings.database_url), delivery_id, settings):
+            flash(_("Message sent."), "success")
+        else:
+            flash(_("The message could not be sent; it stays marked as failed."), "error")
+    return redirect(url_for("cases.view", number=number))
+
+
+@bp.route("/cases/<number>/timeline")
+@roles_required(Role.collector, Role.dm, Role.admin)
+def timeline(number: str) -> str:
+    """The audit view: case events, deliveries and the flow run's history in one list."""
+    case = get_case(number)
+    db = get_session()
+    deliveries = db.scalars(select(Delivery).where(Delivery.case_id == case.id)).all()
+    run = orchestration.run_history(case.flow_run_id)
+    entries = orchestration.merge_timeline(case, deliveries, run)
+    return render_template("cases/timeline.html", case=case, entries=entries, run=run)

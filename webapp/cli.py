@@ -1,0 +1,126 @@
+"""Admin commands: `flask --app webapp <command>`."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from models import Role, User
+from models.config import INSTANCE
+from models.db import get_sessionmaker
+from models.migrate import upgrade
+from models.reference import LOADERS, ImportFailed, load_csv
+
+
+def _factory():  # type: ignore[no-untyped-def]
+    return get_sessionmaker(current_app.config["SETTINGS"].database_url)
+
+
+def _read_password() -> str:
+    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    if len(password) < 8:
+        raise click.ClickException("the password must have at least 8 characters")
+    return password
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("migrate")
+    def migrate() -> None:
+        """Create or upgrade the database schema (Alembic)."""
+        upgrade(current_app.config["SETTINGS"].database_url)
+        click.echo("database is up to date")
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+    @click.option("--name", required=True)
+    @click.option("--notify", "notify_urls", multiple=True, help="An Apprise URL (repeatable).")
+    @click.option("--language", type=click.Choice(["en", "hi"]), default="en")
+    @click.option("--department", default="", help="Department code (officers).")
+    def create_user(username: str, role: str, name: str, notify_urls: tuple[str, ...], language: str, department: str) -> None:
+        """Create or update a user; the password is read from standard input."""
+        from models import Department
+
+        password = _read_password()
+        with _factory().begin() as session:
+            dept = session.scalar(select(Department).where(Department.code == department)) if department else None
+            if department and dept is None:
+                raise click.ClickException(f"unknown department {department!r}")
+            user = session.scalar(select(User).where(User.username == username)) or User(username=username)
+            session.add(user)
+            user.role, user.name, user.language = Role(role), name, language
+            user.notify_urls = "\n".join(notify_urls)
+            user.department_id = dept.id if dept else None
+            user.password_hash = generate_password_hash(password)
+        click.echo(f"user {username} ({role}) saved")
+
+    @app.cli.command("set-password")
+    @click.argument("username")
+    def set_password(username: str) -> None:
+        """Set a user's password from standard input."""
+        password = _read_password()
+        with _factory().begin() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise click.ClickException(f"no user {username!r}")
+            user.password_hash = generate_password_hash(password)
+        click.echo(f"password of {username} set")
+
+    @app.cli.command("load-csv")
+    @click.argument("kind", type=click.Choice(sorted(LOADERS)))
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def load(kind: str, path: Path) -> None:
+        """Load departments, villages, categories or officers from a CSV file (all rows or none)."""
+        with _factory()() as session, path.open(encoding="utf-8-sig", newline="") as stream:
+            try:
+                report = load_csv(session, kind, stream)
+            except ImportFailed as exc:
+                for error in exc.report.errors:
+                    click.echo(f"{path}: {error}", err=True)
+                raise click.ClickException(f"nothing imported: {len(exc.report.errors)} bad rows") from None
+            session.commit()
+        click.echo(f"{kind}: {report.created} created, {report.updated} updated")
+
+    @app.cli.command("seed-demo")
+    @click.option("--mail-sink", default="127.0.0.1:8025")
+    def seed_demo(mail_sink: str) -> None:
+        """Load a small demo district with one user per role (demo mode only)."""
+        from models.demo import seed
+
+        if not current_app.config["SETTINGS"].demo:
+            raise click.ClickException("seed-demo needs CONTROL_ROOM_DEMO=true")
+        credentials = INSTANCE / "demo-password.txt"
+        if credentials.exists():
+            password = credentials.read_text().strip()
+        else:
+            password = secrets.token_urlsafe(9)
+            credentials.parent.mkdir(parents=True, exist_ok=True)
+            credentials.write_text(password + "\n")
+        with _factory().begin() as session:
+            users = seed(session, generate_password_hash(password), mail_sink)
+            names = [(u.username, u.role) for u in users]
+        click.echo("Demo users (password for all: %s):" % password)
+        for username, role in names:
+            click.echo(f"  {username:10} {role}")
+
+    @app.cli.command("dispatch")
+    @click.option("--seconds", type=float, default=None, help="Stop after this long (default: run until interrupted).")
+    def dispatch(seconds: float | None) -> None:
+        """Hand the outbox to Prefect: start and resume case runs."""
+        import logging
+
+        from webapp.orchestration import run_dispatcher
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s dispatcher %(message)s")
+        try:
+            run_dispatcher(current_app.config["SETTINGS"], stop_after=seconds)
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,204 @@
+"""The one module of the web app that talks to Prefect.
+
+The app database is the system of record. Form handlers write a decision and an
+outbox row in one transaction; the dispatcher below hands each row to Prefect
+(start the case's run by deployment name, or resume it with the decision) and
+retries until Prefect accepts, one row at a time so a busy server is not flooded.
+Prefect is imported lazily: pages that never touch it do not pay for the import.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Case, CaseEvent, Delivery, Outbox, Settings
+from models.db import get_sessionmaker
+
+log = logging.getLogger("control_room.dispatcher")
+BATCH = 50
+
+
+class NotReady(Exception):
+    """The run is not yet waiting at the step this row answers; try again shortly."""
+
+
+def wake_dispatcher() -> None:
+    """Hook for a faster hand-off; the dispatcher polls its outbox every DISPATCH_INTERVAL."""
+
+
+def _start(session: Session, row: Outbox, settings: Settings) -> None:
+    from prefect.deployments import run_deployment
+
+    number = row.payload["case_number"]
+    flow_run = run_deployment(
+        name=settings.deployment,
+        parameters={"case_id": row.case_id, "case_number": number, "event_id": row.payload["event_id"]},
+        timeout=0,
+        # The key makes a repeated start (a retry after a lost reply) return the same run.
+        idempotency_key=f"case-{number}",
+        flow_run_name=number,
+        tags=[f"case:{number}"],
+        as_subflow=False,
+    )
+    session.execute(update(Case).where(Case.id == row.case_id).values(flow_run_id=str(flow_run.id)))
+
+
+def _resume(session: Session, row: Outbox) -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.responses import SetStateStatus
+    from prefect.states import Scheduled
+
+    case = session.get_one(Case, row.case_id)
+    if not case.flow_run_id:
+        raise NotReady("the run has not been created yet")
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(case.flow_run_id)  # type: ignore[arg-type]
+        state = run.state
+        seen = set(run.empirical_policy.pause_keys or ())
+        if state is not None and state.is_paused() and state.state_details.pause_key == row.pause_key:
+            result = client.resume_flow_run(run.id, run_input=row.payload)
+            if result.status != SetStateStatus.ACCEPT:
+                raise NotReady(f"resume not accepted: {result.details}")
+            return "resumed"
+        if row.pause_key in seen:
+            return "already resumed"  # a reply lost after an earlier resume
+        if state is not None and state.type in (StateType.CRASHED, StateType.FAILED):
+            # Prefect's own retry (the UI's "Retry"): the run replays from the top on
+            # a worker, cached tasks and stored inputs included, and suspends again.
+            client.set_flow_run_state(run.id, Scheduled(), force=True)
+            raise NotReady(f"run was {state.type.value}; rescheduled it")
+        raise NotReady(f"run is {state.name if state else 'unknown'}, not yet waiting at {row.pause_key}")
+
+
+
+def dispatch_once(factory: sessionmaker, settings: Settings) -> int:  # type: ignore[type-arg]
+    """Hand pending outbox rows to Prefect, oldest first, one per case at a time. Return how many."""
+    now = datetime.now(UTC)
+    handed = 0
+    with factory() as session:
+        rows = session.scalars(
+            select(Outbox).where(Outbox.done_at.is_(None)).order_by(Outbox.id).limit(BATCH)
+        ).all()
+        cases_seen: set[int] = set()
+        for row in rows:
+            if row.case_id in cases_seen:
+                continue  # a case's rows go in order: the start before its resumes
+            cases_seen.add(row.case_id)
+            due = row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=UTC)
+            if due > now:
+                continue
+            try:
+                outcome = _start(session, row, settings) if row.kind == "start" else _resume(session, row)
+            except NotReady as exc:
+                _retry_later(row, str(exc), seconds=min(5.0, 0.25 * (row.attempts + 1)))
+                session.commit()
+                continue
+            except Exception as exc:  # noqa: BLE001 - the server is down or refusing: back off
+                _retry_later(row, f"{type(exc).__name__}: {exc}", seconds=min(30.0, 2.0 ** min(row.attempts, 5)))
+                session.commit()
+                log.warning("outbox %s for case %s: %s", row.id, row.case_id, exc)
+                break  # do not hammer a server that is down with every row
+            row.done_at = datetime.now(UTC)
+            row.attempts += 1
+            row.last_error = ""
+            session.commit()
+            handed += 1
+            log.info("outbox %s (%s, case %s): %s", row.id, row.kind, row.case_id, outcome or "started")
+    return handed
+
+
+def _retry_later(row: Outbox, error: str, seconds: float) -> None:
+    row.attempts += 1
+    row.last_error = error[:2000]
+    row.next_attempt_at = datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def run_dispatcher(settings: Settings, stop_after: float | None = None) -> None:
+    """Dispatch until interrupted (or for stop_after seconds)."""
+    factory = get_sessionmaker(settings.database_url)
+    deadline = time.monotonic() + stop_after if stop_after else None
+    log.info("dispatcher started (every %.2fs)", settings.dispatch_interval)
+    while deadline is None or time.monotonic() < deadline:
+        if dispatch_once(factory, settings) == 0:
+            time.sleep(settings.dispatch_interval)
+
+
+def pending_count(session: Session) -> int:
+    return len(session.scalars(select(Outbox.id).where(Outbox.done_at.is_(None))).all())
+
+
+@dataclass
+class RunHistory:
+    """What Prefect knows of a case's run, for the Collector's timeline."""
+
+    id: str
+    name: str
+    state: str
+    url: str
+    states: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""
+
+
+def run_history(flow_run_id: str | None, settings: Settings | None = None) -> RunHistory | None:
+    """Read the run's state history and task runs; None if no run yet, error set if unreachable."""
+    if not flow_run_id:
+        return None
+    settings = settings or Settings.from_env()
+    url = f"{settings.prefect_ui_url}/runs/flow-run/{flow_run_id}"
+    try:
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(flow_run_id)  # type: ignore[arg-type]
+            states = client.read_flow_run_states(flow_run_id)  # type: ignore[arg-type]
+            tasks = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
+            )
+    except Exception as exc:  # noqa: BLE001 - show the rest of the timeline without it
+        return RunHistory(id=flow_run_id, name="", state="", url=url, error=str(exc) or type(exc).__name__)
+    return RunHistory(
+        id=flow_run_id,
+        name=run.name,
+        state=run.state.name if run.state else "",
+        url=url,
+        states=[{"at": s.timestamp, "name": s.name, "message": s.message or ""} for s in states],
+        tasks=[
+            {"at": t.start_time or t.expected_start_time, "name": t.name, "state": t.state.name if t.state else ""}
+            for t in tasks
+        ],
+    )
+
+
+def merge_timeline(case: Case, deliveries: list[Delivery] | Any, run: RunHistory | None) -> list[dict[str, Any]]:
+    """Case events, deliveries and Prefect states/tasks in time order."""
+
+    def aware(at: datetime | None) -> datetime:
+        if at is None:
+            return datetime.min.replace(tzinfo=UTC)
+        return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+    entries: list[dict[str, Any]] = []
+    for event in case.events:
+        entries.append({"at": aware(event.created_at), "source": "case", "event": event})
+    for delivery in deliveries:
+        entries.append({"at": aware(delivery.sent_at or delivery.created_at), "source": "delivery", "delivery": delivery})
+    if run is not None:
+        for state in run.states:
+            entries.append({"at": aware(state["at"]), "source": "state", **state})
+        for task in run.tasks:
+            entries.append({"at": aware(task["at"]), "source": "task", **task})
+    entries.sort(key=lambda e: e["at"])
+    return entries
+
+
+__all__ = ["CaseEvent", "dispatch_once", "merge_timeline", "run_dispatcher", "run_history"]
