@@ -1,16 +1,20 @@
 """The complaint flow's tasks. Each takes ids, opens its own session, and is safe to re-enter.
 
-Results persist keyed on inputs and run id (not on source: a code change while
-cases wait must not re-send notifications), so a resumed run, which starts the
-flow again from the top, skips every task it already completed.
+Results persist keyed on the task's name, the flow run and the inputs (not on
+source: a code change while cases wait must not re-send notifications), so a
+resumed run, which starts the flow again from the top, skips every task it
+already completed. The name matters: INPUTS + RUN_ID alone gives two tasks
+called with the same ids the same key, and the second returns the first's result.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import hashlib
+
 from prefect import get_run_logger, task
-from prefect.cache_policies import INPUTS, RUN_ID
+from prefect.context import TaskRunContext
 
 from models.case import Case, CaseEvent
 from models.config import Settings
@@ -18,7 +22,13 @@ from models.db import get_sessionmaker
 from models.lifecycle import Action
 from notifications import deliver_event
 
-CACHE = INPUTS + RUN_ID
+
+
+def step_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """Cache key: task name, flow run id and inputs."""
+    inputs = ",".join(f"{k}={parameters[k]!r}" for k in sorted(parameters))
+    raw = f"{context.task.name}|{context.task_run.flow_run_id}|{inputs}"
+    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _factory(settings: Settings):  # type: ignore[no-untyped-def]
@@ -42,49 +52,49 @@ def _event_summary(case_id: int, event_id: int, expected: str) -> dict[str, Any]
         }
 
 
-@task(cache_policy=CACHE, persist_result=True)
+@task(cache_key_fn=step_key, persist_result=True)
 def log_complaint(case_id: int, event_id: int) -> dict[str, Any]:
     """Record in the run what the operator logged."""
     return _event_summary(case_id, event_id, "opened")
 
 
-@task(cache_policy=CACHE, persist_result=True)
+@task(cache_key_fn=step_key, persist_result=True)
 def assign_officer(case_id: int, event_id: int) -> dict[str, Any]:
     """Record the DM's assignment."""
     return _event_summary(case_id, event_id, Action.assign)
 
 
-@task(cache_policy=CACHE, persist_result=True)
+@task(cache_key_fn=step_key, persist_result=True)
 def reject_complaint(case_id: int, event_id: int) -> dict[str, Any]:
     """Record the DM's rejection."""
     return _event_summary(case_id, event_id, Action.reject)
 
 
-@task(cache_policy=CACHE, persist_result=True)
+@task(cache_key_fn=step_key, persist_result=True)
 def record_action(case_id: int, event_id: int) -> dict[str, Any]:
     """Record the officer's action and resolution."""
     return _event_summary(case_id, event_id, Action.resolve)
 
 
-@task(cache_policy=CACHE, persist_result=True)
+@task(cache_key_fn=step_key, persist_result=True)
 def send_back(case_id: int, event_id: int) -> dict[str, Any]:
     """Record the officer's request for reassignment."""
     return _event_summary(case_id, event_id, Action.send_back)
 
 
-@task(cache_policy=CACHE, persist_result=True)
+@task(cache_key_fn=step_key, persist_result=True)
 def confirm_closure(case_id: int, event_id: int) -> dict[str, Any]:
     """Record the Collector's confirmation."""
     return _event_summary(case_id, event_id, Action.confirm)
 
 
-@task(cache_policy=CACHE, persist_result=True)
+@task(cache_key_fn=step_key, persist_result=True)
 def reopen_case(case_id: int, event_id: int) -> dict[str, Any]:
     """Record the Collector's reopening."""
     return _event_summary(case_id, event_id, Action.reopen)
 
 
-@task(cache_policy=CACHE, persist_result=True, retries=4, retry_delay_seconds=[2, 5, 15, 30])
+@task(cache_key_fn=step_key, persist_result=True, retries=4, retry_delay_seconds=[2, 5, 15, 30])
 def notify(case_id: int, event_id: int) -> int:
     """Send the event's notifications; rows already sent are never sent again."""
     settings = Settings.from_env()

@@ -19,8 +19,10 @@ class MaildirHandler:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.box = mailbox.Maildir(self.path, create=True)
+        for sub in ("tmp", "new", "cur"):  # create=True skips them when the folder exists
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802

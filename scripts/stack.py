@@ -1,0 +1,199 @@
+"""Start the whole Control Room system on one machine and stop it cleanly.
+
+Processes: a mail sink (demo), the Prefect server, a process worker, the outbox
+dispatcher and the web app (gunicorn). `python -m scripts.stack` runs them until
+Ctrl-C; the tests start the same Stack on their own ports and databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Stack:
+    instance: Path
+    database_url: str
+    web_port: int = 5000
+    prefect_port: int = 4200
+    smtp_port: int = 8025
+    demo: bool = False
+    mail_sink: bool = True
+    prefect_database_url: str = ""  # empty: SQLite under the instance folder
+    web_workers: int = 2
+    extra_env: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.prefect_port}/api"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def env(self) -> dict[str, str]:
+        prefect_home = self.instance / "prefect"
+        env = dict(os.environ)
+        env.update(
+            PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            PYTHONPATH=str(ROOT),
+            CONTROL_ROOM_HOME=str(ROOT),
+            CONTROL_ROOM_INSTANCE=str(self.instance),
+            DATABASE_URL=self.database_url,
+            PUBLIC_URL=self.web_url,
+            MAIL_DIR=str(self.instance / "mail"),
+            CONTROL_ROOM_DEMO="true" if self.demo else "false",
+            PREFECT_HOME=str(prefect_home),
+            PREFECT_API_URL=self.api_url,
+            PREFECT_UI_URL=f"http://127.0.0.1:{self.prefect_port}",
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            DO_NOT_TRACK="1",
+            PREFECT_LOCAL_STORAGE_PATH=str(prefect_home / "storage"),
+            # Ask for work every second: a resumed case starts within ~1 s, not 10.
+            PREFECT_WORKER_QUERY_SECONDS="1",
+            PREFECT_LOGGING_LEVEL=env.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+        )
+        if self.prefect_database_url:
+            env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.prefect_database_url
+        env.update(self.extra_env)
+        return env
+
+    def run(self, *args: str, stdin: str | None = None) -> str:
+        result = subprocess.run(
+            args, cwd=ROOT, env=self.env(), input=stdin, text=True, capture_output=True, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def spawn(self, name: str, *args: str) -> None:
+        log = (self.instance / "logs" / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            args, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def stop(self, name: str, timeout: float = 15) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    # The parts, each startable and stoppable on its own (the fault tests need that).
+    def start_mail_sink(self) -> None:
+        self.spawn("mailsink", sys.executable, "-m", "notifications.mailsink",
+                   "--dir", str(self.instance / "mail"), "--port", str(self.smtp_port))
+
+    def start_prefect_server(self) -> None:
+        self.spawn("prefect-server", str(BIN / "prefect"), "server", "start",
+                   "--host", "127.0.0.1", "--port", str(self.prefect_port))
+        wait_for(f"{self.api_url}/health", 90, self.procs["prefect-server"])
+
+    def deploy(self) -> None:
+        prefect = str(BIN / "prefect")
+        try:
+            self.run(prefect, "work-pool", "create", "control-room", "--type", "process")
+        except RuntimeError as exc:
+            if "already exists" not in str(exc):
+                raise
+        self.run(prefect, "--no-prompt", "deploy", "--all")
+
+    def start_worker(self) -> None:
+        self.spawn("worker", str(BIN / "prefect"), "worker", "start", "--pool", "control-room",
+                   "--type", "process", "--limit", "20")
+
+    def start_dispatcher(self) -> None:
+        self.spawn("dispatcher", str(BIN / "flask"), "--app", "webapp", "dispatch")
+
+    def start_web(self) -> None:
+        self.spawn("web", str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.web_port}",
+                   "--workers", str(self.web_workers), "--threads", "8", "--access-logfile", "-",
+                   "webapp:create_app()")
+        wait_for(f"{self.web_url}/status", 60, self.procs["web"])
+
+    def start(self) -> None:
+        (self.instance / "logs").mkdir(parents=True, exist_ok=True)
+        flask = str(BIN / "flask")
+        self.run(flask, "--app", "webapp", "migrate")
+        if self.demo:
+            print(self.run(flask, "--app", "webapp", "seed-demo",
+                           "--mail-sink", f"127.0.0.1:{self.smtp_port}"), end="")
+        if self.mail_sink:
+            self.start_mail_sink()
+        self.start_prefect_server()
+        self.deploy()
+        self.start_worker()
+        self.start_dispatcher()
+        self.start_web()
+
+    def shutdown(self) -> None:
+        for name in ("web", "dispatcher", "worker", "prefect-server", "mailsink"):
+            self.stop(name)
+
+
+def wait_for(url: str, seconds: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {proc.returncode}; see the logs")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status < 500:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {seconds:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--demo", action="store_true", help="seed a demo district; mail to a local inbox")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 5000)))
+    args = parser.parse_args()
+    instance = Path(os.environ.get("CONTROL_ROOM_INSTANCE", ROOT / "instance"))
+    database_url = os.environ.get("DATABASE_URL", f"sqlite:///{instance / 'control_room.sqlite'}")
+    stack = Stack(instance=instance, database_url=database_url, web_port=args.port, demo=args.demo)
+    stop = False
+
+    def on_signal(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start()
+        print(f"\nControl Room is running: {stack.web_url}  (Prefect UI: http://127.0.0.1:{stack.prefect_port})")
+        if args.demo:
+            print(f"Notification mails are caught locally: {stack.web_url}/mailbox")
+        print(f"Logs: {instance / 'logs'}. Press Ctrl-C to stop everything.", flush=True)
+        while not stop:
+            for name, proc in list(stack.procs.items()):
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; see {instance / 'logs' / (name + '.log')}")
+                    stop = True
+            time.sleep(1)
+    finally:
+        print("stopping...", flush=True)
+        stack.shutdown()
+
+
+if __name__ == "__main__":
+    main()
