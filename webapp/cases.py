@@ -11,8 +11,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
-from models import Action, Case, Category, Delivery, DeliveryStatus, Priority, Role, Village
+from models import Action, Block, Case, Category, Delivery, DeliveryStatus, Priority, Role, Village
 from models.casework import (
     Intake,
     InvalidTransition,
@@ -68,12 +69,12 @@ def get_case(number: str) -> Case:
 
 def fill_intake_choices(form: IntakeForm) -> None:
     db = get_session()
-    villages = db.scalars(select(Village).join(Village.block).order_by(Village.name)).all()
-    form.village.choices = [(0, "—")] + [
-        (v.id, f"{localized(v)} ({localized(v.block)})") for v in villages
+    villages = db.scalars(select(Village).join(Village.block).order_by(Block.name, Village.name)).all()
+    form.village.choices = [SelectChoice(0, "—")] + [
+        SelectChoice(v.id, localized(v), optgroup=localized(v.block)) for v in villages
     ]
-    form.category.choices = [(0, "—")] + [
-        (c.id, localized(c)) for c in db.scalars(select(Category).order_by(Category.name))
+    form.category.choices = [SelectChoice(0, "—")] + [
+        SelectChoice(c.id, localized(c)) for c in db.scalars(select(Category).order_by(Category.name))
     ]
 
 
@@ -142,9 +143,9 @@ def decision_forms(case: Case) -> dict[str, DecisionForm]:
     return forms
 
 
-def officer_choices(case: Case) -> list[tuple[int, str]]:
+def officer_choices(case: Case) -> list[SelectChoice]:
     return [
-        (o.id, f"{o.name}, {o.designation}" if o.designation else o.name)
+        SelectChoice(o.id, f"{o.name}, {o.designation}" if o.designation else o.name)
         for o in officers_for(get_session(), case.category)
     ]
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import phonenumbers
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.widgets import HiddenInput
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
@@ -34,7 +42,7 @@ class EmptyForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    language = SelectField(_l("Language"), choices=[("en", "English"), ("hi", "हिन्दी")])
+    language = SelectField(_l("Language"), choices=[SelectChoice("en", "English"), SelectChoice("hi", "हिन्दी")])
 
 
 class IntakeForm(FlaskForm):
@@ -44,7 +52,7 @@ class IntakeForm(FlaskForm):
     village = SelectField(_l("Village"), coerce=int, validate_choice=True)
     category = SelectField(_l("Category"), coerce=int, validate_choice=True)
     priority = SelectField(
-        _l("Priority"), choices=[("normal", _l("Normal")), ("urgent", _l("Urgent"))]
+        _l("Priority"), choices=[SelectChoice("normal", _l("Normal")), SelectChoice("urgent", _l("Urgent"))]
     )
     description = TextAreaField(
         _l("Complaint"), validators=[DataRequired(), Length(max=DESCRIPTION_MAX)]

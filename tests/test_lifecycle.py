@@ -1,0 +1,47 @@
+"""The case state machine: every allowed and every forbidden transition."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from models.lifecycle import FINAL, TRANSITIONS, Action, InvalidTransition, State, allowed_actions, apply, role_for
+
+ALLOWED = {
+    (State.awaiting_assignment, Action.assign): State.assigned,
+    (State.awaiting_assignment, Action.reject): State.rejected,
+    (State.assigned, Action.resolve): State.resolved,
+    (State.assigned, Action.send_back): State.awaiting_assignment,
+    (State.resolved, Action.confirm): State.closed,
+    (State.resolved, Action.reopen): State.assigned,
+}
+FORBIDDEN = [pair for pair in itertools.product(State, Action) if pair not in ALLOWED]
+
+
+@pytest.mark.parametrize(("state", "action"), list(ALLOWED))
+def test_it_allows(state: State, action: Action) -> None:
+    assert apply(state, action) == ALLOWED[(state, action)]
+
+
+@pytest.mark.parametrize(("state", "action"), FORBIDDEN)
+def test_it_forbids(state: State, action: Action) -> None:
+    with pytest.raises(InvalidTransition):
+        apply(state, action)
+
+
+def test_it_lists_actions_per_state() -> None:
+    assert allowed_actions(State.awaiting_assignment) == [Action.assign, Action.reject]
+    assert allowed_actions(State.assigned) == [Action.resolve, Action.send_back]
+    assert allowed_actions(State.resolved) == [Action.confirm, Action.reopen]
+    for state in FINAL:
+        assert allowed_actions(state) == []
+
+
+def test_it_gives_each_action_to_one_role() -> None:
+    assert {a: role_for(a) for a in Action} == {
+        Action.assign: "dm", Action.reject: "dm",
+        Action.resolve: "officer", Action.send_back: "officer",
+        Action.confirm: "collector", Action.reopen: "collector",
+    }
+    assert len(TRANSITIONS) == len(ALLOWED)
