@@ -1,0 +1,72 @@
+"""The whole system, started once per test session: Prefect server, worker, dispatcher, web app, mail sink."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from models import User
+from models.db import get_sessionmaker
+from scripts.stack import Stack
+from tests.e2e.web import WebUser
+from tests.helpers import HttpSink, free_port
+from tests.pg import create_database, test_database_url
+
+
+@pytest.fixture(scope="session")
+def http_sink() -> Iterator[HttpSink]:
+    sink = HttpSink()
+    yield sink
+    sink.close()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, http_sink: HttpSink) -> Iterator[Stack]:
+    instance = tmp_path_factory.mktemp("stack")
+    base = test_database_url()
+    if base:  # PostgreSQL for the app and for the Prefect server alike
+        database_url = create_database(base, "control_room_e2e")
+        prefect_database_url = create_database(base, "prefect_e2e", driver="asyncpg")
+    else:
+        database_url = f"sqlite:///{instance / 'control_room.sqlite'}"
+        prefect_database_url = ""
+    stack = Stack(
+        instance=instance,
+        database_url=database_url,
+        prefect_database_url=prefect_database_url,
+        web_port=free_port(),
+        prefect_port=free_port(),
+        smtp_port=free_port(),
+        demo=True,
+        web_workers=1,
+    )
+    try:
+        stack.start()
+        # The Collector also has an HTTP channel, to check a second kind of Apprise target.
+        with get_sessionmaker(database_url).begin() as session:
+            collector = session.scalar(select(User).where(User.username == "collector"))
+            assert collector is not None
+            collector.notify_urls += f"\njson://127.0.0.1:{http_sink.port}/"
+        yield stack
+    finally:
+        stack.shutdown()
+        for log in sorted((instance / "logs").glob("*.log")):
+            artifacts = Path("test-artifacts") / "logs"
+            artifacts.mkdir(parents=True, exist_ok=True)
+            (artifacts / log.name).write_bytes(log.read_bytes()[-200_000:])
+
+
+@pytest.fixture(scope="session")
+def password(stack: Stack) -> str:
+    return (stack.instance / "demo-password.txt").read_text().strip()
+
+
+@pytest.fixture
+def users(stack: Stack, password: str) -> Iterator[dict[str, WebUser]]:
+    made = {name: WebUser(stack.web_url, name, password) for name in ("operator", "dm", "cmho", "collector")}
+    yield made
+    for user in made.values():
+        user.close()

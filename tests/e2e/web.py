@@ -1,0 +1,103 @@
+"""Driving the running web app over real HTTP, and reading what the stack produced."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from notifications.mailsink import read_messages
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], timeout: float = 90, every: float = 0.2, what: str = "condition") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def field(html: str, name: str) -> str:
+    match = re.search(rf'name="{re.escape(name)}" type="hidden" value="([^"]*)"', html)
+    assert match, f"no {name} in page"
+    return match.group(1)
+
+
+class WebUser:
+    """One logged-in person using the web app through its forms, CSRF tokens included."""
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.username = username
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+        page = self.http.get("/login").text
+        response = self.http.post(
+            "/login", data={"csrf_token": field(page, "csrf_token"), "username": username, "password": password}
+        )
+        assert response.status_code == 302, response.text
+
+    def open_case(self, **overrides: Any) -> str:
+        page = self.http.get("/cases/new").text
+        data = {
+            "csrf_token": field(page, "csrf_token"),
+            "token": field(page, "token"),
+            "caller_name": "Ramu Yadav",
+            "phone": "9876543210",
+            "village": "1",
+            "category": "1",
+            "priority": "normal",
+            "description": "Needs a hospital bed",
+            **overrides,
+        }
+        response = self.http.post("/cases/new", data=data)
+        assert response.status_code == 302, response.text
+        return response.headers["location"].rsplit("/", 1)[-1]
+
+    def decide(self, number: str, action: str, **fields: Any) -> httpx.Response:
+        page = self.http.get(f"/cases/{number}").text
+        data = {
+            f"{action}-csrf_token": field(page, f"{action}-csrf_token"),
+            f"{action}-version": field(page, f"{action}-version"),
+            **{f"{action}-{k}": v for k, v in fields.items()},
+        }
+        response = self.http.post(f"/cases/{number}/{action}", data=data)
+        assert response.status_code == 302, response.text
+        return response
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def mails_about(maildir: Path, number: str) -> list[tuple[str, str]]:
+    """(recipient, subject) of every mail about case `number`, in arrival order."""
+    return [(m["X-Envelope-To"], m["Subject"]) for m in read_messages(maildir) if number in m["Subject"]]
+
+
+class PrefectApi:
+    """Read-only look at the Prefect server's REST API."""
+
+    def __init__(self, api_url: str) -> None:
+        self.http = httpx.Client(base_url=api_url, timeout=30)
+
+    def runs_named(self, name: str) -> list[dict[str, Any]]:
+        response = self.http.post("/flow_runs/filter", json={"flow_runs": {"name": {"any_": [name]}}})
+        response.raise_for_status()
+        return list(response.json())
+
+    def states(self, flow_run_id: str) -> list[str]:
+        response = self.http.get("/flow_run_states/", params={"flow_run_id": flow_run_id})
+        response.raise_for_status()
+        return [s["name"] for s in sorted(response.json(), key=lambda s: s["timestamp"])]
+
+    def task_runs(self, flow_run_id: str) -> list[dict[str, Any]]:
+        response = self.http.post("/task_runs/filter", json={"flow_runs": {"id": {"any_": [flow_run_id]}}})
+        response.raise_for_status()
+        return list(response.json())
