@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import unquote
 from datetime import UTC, datetime
 
 import apprise
@@ -44,8 +45,11 @@ def channel_key(url: str) -> str:
 
 
 def masked(url: str) -> str:
+    """The URL as shown to people: secrets masked by Apprise, options dropped."""
     plugin = apprise.Apprise.instantiate(url)
-    return plugin.url(privacy=True) if plugin else "(invalid URL)"
+    if not plugin:
+        return "(invalid URL)"
+    return unquote(plugin.url(privacy=True).split("?", 1)[0])
 
 
 def plan_deliveries(session: Session, case_id: int, event_id: int) -> list[int]:

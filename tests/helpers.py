@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+
+def artifacts() -> Path:
+    """Where tests leave screenshots and logs for CI to keep."""
+    path = Path(os.environ.get("TEST_ARTIFACTS") or "test-artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def free_port() -> int:

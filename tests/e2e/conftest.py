@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +11,7 @@ from models import User
 from models.db import get_sessionmaker
 from scripts.stack import Stack
 from tests.e2e.web import WebUser
-from tests.helpers import HttpSink, free_port
+from tests.helpers import HttpSink, artifacts, free_port
 from tests.pg import create_database, test_database_url
 
 
@@ -54,9 +53,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, http_sink: HttpSink) -> Iter
     finally:
         stack.shutdown()
         for log in sorted((instance / "logs").glob("*.log")):
-            artifacts = Path("test-artifacts") / "logs"
-            artifacts.mkdir(parents=True, exist_ok=True)
-            (artifacts / log.name).write_bytes(log.read_bytes()[-200_000:])
+            (artifacts() / log.name).write_bytes(log.read_bytes()[-200_000:])
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,142 @@
+"""Each role does its step through the real forms in Debian's Chromium, in English and in Hindi."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from babel.support import Translations
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from notifications.mailsink import body_text, read_messages
+from scripts.stack import Stack
+from tests.e2e.web import wait_until
+from tests.helpers import artifacts
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+HINDI = Translations.load(str(Path(__file__).parents[2] / "webapp" / "translations"), ["hi"])
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/test installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+class Person:
+    """One role in its own browser context (its own cookies), on a desktop or a phone."""
+
+    def __init__(self, browser: Browser, stack: Stack, username: str, password: str, language: str, phone: bool = False) -> None:
+        self.context = browser.new_context(viewport=PHONE if phone else {"width": 1280, "height": 900},
+                                           base_url=stack.web_url, locale="en-US")
+        self.page: Page = self.context.new_page()
+        self.username, self.password, self.language = username, password, language
+
+    def t(self, text: str) -> str:
+        return HINDI.gettext(text) if self.language == "hi" else text
+
+    def login(self, path: str = "/login") -> None:
+        self.page.goto(path)
+        self.page.fill("#username", self.username)
+        self.page.fill("#password", self.password)
+        self.page.get_by_role("button", name="Log in").click()
+        self.page.wait_for_load_state()
+        self.page.select_option("select[name=language]", self.language)
+        self.page.wait_for_load_state()
+        expect(self.page.locator("html")).to_have_attribute("lang", self.language)
+
+    def shot(self, name: str) -> None:
+        folder = artifacts() / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(folder / f"{name}-{self.language}.png"), full_page=True)
+
+    def close(self) -> None:
+        # Leave the account in English for the other tests.
+        self.page.select_option("select[name=language]", "en")
+        self.page.wait_for_load_state()
+        self.context.close()
+
+
+def link_in_mail(stack: Stack, number: str, to: str) -> str:
+    def find() -> str | None:
+        for message in read_messages(stack.instance / "mail"):
+            if number in message["Subject"] and message["X-Envelope-To"] == to:
+                match = re.search(r"https?://\S+/cases/\S+", body_text(message))
+                return match.group(0) if match else None
+        return None
+
+    return wait_until(find, what=f"{to}'s mail about {number}")
+
+
+@pytest.mark.parametrize("language", ["en", "hi"])
+def test_it_takes_a_complaint_through_every_role(browser: Browser, stack: Stack, password: str, language: str) -> None:
+    hindi = language == "hi"
+    caller = "सुनीता देवी" if hindi else "Sunita Devi"
+    description = "घर पर ऑक्सीजन 88 है, <b>बिस्तर</b> चाहिए" if hindi else "Oxygen at 88 at home, <b>needs</b> a bed"
+
+    operator = Person(browser, stack, "operator", password, language)
+    operator.login()
+    operator.page.get_by_role("link", name=operator.t("New complaint")).first.click()
+    operator.page.fill("#caller_name", caller)
+    operator.page.fill("#phone", "98765 12345")
+    operator.page.select_option("#village", label="जयनगर" if hindi else "Jayanagar")
+    operator.page.select_option("#category", label="अस्पताल बिस्तर" if hindi else "Hospital bed")
+    operator.page.select_option("#priority", "urgent")
+    operator.page.fill("#description", description)
+    operator.page.get_by_role("button", name=operator.t("Open case")).click()
+    number = operator.page.locator("h1 .number").inner_text()
+    assert re.fullmatch(r"SRJ-\d{4}-\d{6}", number)
+    expect(operator.page.locator(".flash.success")).to_contain_text(number)
+    expect(operator.page.locator(".description")).to_have_text(description)  # shown as text, not markup
+    operator.shot("1-operator-opened")
+    operator.close()
+
+    dm = Person(browser, stack, "dm", password, language)
+    dm.login()
+    dm.page.get_by_role("link", name=number).click()
+    dm.page.select_option("#assign-officer", label="Dr. Ramesh Gupta, CMHO")
+    dm.page.fill("#assign-text", "तुरंत बिस्तर दिलाएँ" if hindi else "Find a bed at once")
+    dm.shot("2-dm-assigning")
+    dm.page.locator("#form-assign button").click()
+    expect(dm.page.locator("h1 .badge").first).to_have_text(dm.t("With the officer"))
+    dm.close()
+
+    # The officer works from a phone, starting from the link in the mail.
+    officer = Person(browser, stack, "cmho", password, language, phone=True)
+    link = link_in_mail(stack, number, "cmho@demo.local")
+    officer.page.goto(link)
+    officer.page.fill("#username", "cmho")
+    officer.page.fill("#password", password)
+    officer.page.get_by_role("button", name="Log in").click()
+    expect(officer.page.locator("h1 .number")).to_have_text(number)
+    officer.page.select_option("select[name=language]", language)
+    officer.page.wait_for_load_state()
+    officer.page.fill("#resolve-text", "जिला अस्पताल में बिस्तर 7" if hindi else "Bed 7 at the district hospital")
+    officer.shot("3-officer-resolving-phone")
+    officer.page.locator("#form-resolve button").click()
+    expect(officer.page.locator("h1 .badge").first).to_have_text(officer.t("Waiting for the Collector"))
+    officer.close()
+
+    collector = Person(browser, stack, "collector", password, language)
+    collector.login()
+    collector.page.get_by_role("link", name=number).click()
+    collector.page.locator("#form-confirm button").click()
+    expect(collector.page.locator("h1 .badge").first).to_have_text(collector.t("Closed"))
+    expect(collector.page.locator(".events")).to_contain_text(collector.t("Closure confirmed"))
+    collector.page.get_by_role("link", name=collector.t("Full history, with the workflow run")).click()
+    expect(collector.page.locator("table")).to_contain_text(collector.t("Closure confirmed"))
+    collector.shot("4-collector-timeline")
+    collector.close()
