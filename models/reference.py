@@ -130,10 +130,11 @@ def load_rows(session: Session, kind: str, rows: Iterable[dict[str, str]]) -> Im
         if problems:
             report.errors.append(f"line {line}: {', '.join(problems)}")
             continue
+        # Loaders check a row before they write it, so no savepoint is needed (pysqlite's
+        # SAVEPOINT handling would commit a released one on SQLite anyway).
         try:
-            with session.begin_nested():
-                outcome = loader(session, row)
-                session.flush()
+            outcome = loader(session, row)
+            session.flush()
         except (ValueError, KeyError) as exc:
             report.errors.append(f"line {line}: {exc}")
             continue

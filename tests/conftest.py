@@ -18,7 +18,7 @@ from werkzeug.security import generate_password_hash
 from models import Base, Settings, User
 from models.db import get_engine, get_sessionmaker
 from models.demo import seed
-from tests.pg import test_database_url
+from tests.pg import postgres_url
 
 PASSWORD = "correct horse battery"
 # Cheap hash for tests: scrypt costs ~145 ms per login.
@@ -27,9 +27,11 @@ PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
-    url = test_database_url()
+    url = postgres_url()
     if url is None:
-        yield f"sqlite:///{tmp_path / 'control_room.sqlite'}"
+        url = f"sqlite:///{tmp_path / 'control_room.sqlite'}"
+        Base.metadata.create_all(get_engine(url))
+        yield url
         return
     engine = get_engine(url)
     Base.metadata.create_all(engine)

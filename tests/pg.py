@@ -8,7 +8,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 
-def test_database_url() -> str | None:
+def postgres_url() -> str | None:
     return os.environ.get("TEST_DATABASE_URL") or None
 
 

@@ -9,11 +9,11 @@ from sqlalchemy import inspect
 from models import Base
 from models.db import get_engine
 from models.migrate import upgrade
-from tests.pg import create_database, test_database_url
+from tests.pg import create_database, postgres_url
 
 
 def test_it_migrates_to_the_models(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    base = test_database_url()
+    base = postgres_url()
     url = create_database(base, "control_room_migrations") if base else f"sqlite:///{tmp_path / 'm.sqlite'}"
     upgrade(url)
     engine = get_engine(url)

@@ -46,8 +46,8 @@ def catalogue() -> Catalog:
 
 
 def forms(string: Msgid) -> tuple[str, ...]:
-    """A msgid's or msgstr's texts: one, or one per plural form."""
-    return string if isinstance(string, tuple) else (string,)
+    """A msgid's or msgstr's texts: one, or one per plural form (read_po gives tuples, read_mo lists)."""
+    return tuple(string) if isinstance(string, (tuple, list)) else (string,)
 
 
 def directives(text: str) -> list[str]:
@@ -58,7 +58,7 @@ def directives(text: str) -> list[str]:
 def compiled(catalog: Catalog) -> dict[Key, Msgid]:
     """What a .mo holds of catalog: the translated, non-fuzzy messages, header left out."""
     return {
-        (str(forms(m.id)[0]), m.context): m.string
+        (str(forms(m.id)[0]), m.context): forms(m.string)
         for m in catalog
         if m.id and m.string and not m.fuzzy
     }

@@ -8,6 +8,7 @@ from flask import Flask, g, render_template, request, session
 from flask_babel import Babel
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import NotFound
 
 from models import Settings, User
 from webapp.db import close_session, get_session
@@ -91,4 +92,5 @@ def register_errors(app: Flask) -> None:
     app.register_error_handler(CSRFError, lambda e: page("errors/csrf.html", 400, e))
     app.register_error_handler(403, lambda e: page("errors/403.html", 403, e))
     app.register_error_handler(404, lambda e: page("errors/404.html", 404, e))
+    app.jinja_env.globals["default_404"] = NotFound.description
     app.register_error_handler(500, lambda e: page("errors/500.html", 500, e))

@@ -59,7 +59,7 @@ def get_case(number: str) -> Case:
     """Return the case, if this user may see it. :raise 404: no such case. :raise 403: not theirs."""
     case = get_session().scalar(select(Case).where(Case.number == number))
     if case is None:
-        abort(404, f"Case {number} doesn't exist.")
+        abort(404, _("Case %(number)s doesn't exist.", number=number))
     if current_user.role == Role.officer and case.officer_id != current_user.id:
         # Officers see the cases assigned to them, and those they acted on before.
         if not any(e.by_user_id == current_user.id or e.officer_id == current_user.id for e in case.events):

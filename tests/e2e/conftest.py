@@ -12,7 +12,7 @@ from models.db import get_sessionmaker
 from scripts.stack import Stack
 from tests.e2e.web import WebUser
 from tests.helpers import HttpSink, artifacts, free_port
-from tests.pg import create_database, test_database_url
+from tests.pg import create_database, postgres_url
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +25,7 @@ def http_sink() -> Iterator[HttpSink]:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, http_sink: HttpSink) -> Iterator[Stack]:
     instance = tmp_path_factory.mktemp("stack")
-    base = test_database_url()
+    base = postgres_url()
     if base:  # PostgreSQL for the app and for the Prefect server alike
         database_url = create_database(base, "control_room_e2e")
         prefect_database_url = create_database(base, "prefect_e2e", driver="asyncpg")

@@ -1,0 +1,69 @@
+"""python -m bench [NAME ...] [--quick] [--postgres] [--engine worker|serve]: run the benchmarks.
+
+Each benchmark starts its own stack on free ports (SQLite by default, PostgreSQL with
+--postgres), prints one JSON line per figure as it is measured and a table at the end,
+and stops the stack whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from bench.harness import ENGINES, Options
+from bench.report import Report
+
+BENCHES = ("intake", "handoff", "engine", "memory", "burst", "waiting")
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through every `finally`: the stacks shut down
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", choices=[[], *BENCHES], metavar="NAME",
+                        help=f"benchmarks to run (default: all): {', '.join(BENCHES)}")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few minutes")
+    parser.add_argument("--postgres", action="store_true",
+                        help="app and Prefect databases on PostgreSQL (databases bench_app, bench_prefect)")
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", Options.pg_url),
+                        help="PostgreSQL server to create them on (trust auth)")
+    parser.add_argument("--engine", choices=ENGINES, default="worker",
+                        help="what runs the flows (the engine benchmark always measures both)")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers, as scripts/stack.py")
+    parser.add_argument("--keep", action="store_true", help="keep each stack's instance folder (logs, mail)")
+    parser.add_argument("--json", type=Path, help="also append the JSON lines to this file")
+    args = parser.parse_args(argv)
+    options = Options(quick=args.quick, postgres=args.postgres, engine=args.engine, keep=args.keep,
+                      web_workers=args.web_workers, pg_url=args.pg_url)
+    signal.signal(signal.SIGTERM, _terminate)
+    report = Report(db=options.db, json_file=args.json)
+    failed = []
+    for name in args.names or BENCHES:
+        started = time.monotonic()
+        print(f"# === {name} ({'quick' if options.quick else 'full'}, {options.db}, engine {options.engine})",
+              flush=True)
+        try:
+            importlib.import_module(f"bench.{name}").run(options, report)
+        except Exception:  # noqa: BLE001 - report it, go on with the next benchmark
+            traceback.print_exc()
+            failed.append(name)
+        print(f"# {name} took {time.monotonic() - started:.0f} s", flush=True)
+        report.print_table(name)
+    print("\n# all figures", flush=True)
+    report.print_table()
+    if failed:
+        print(f"# FAILED: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

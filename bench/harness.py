@@ -1,0 +1,268 @@
+"""A whole Control Room stack for one benchmark: free ports, its own databases, either engine.
+
+The stack is scripts.stack.Stack, started part by part as Stack.start() does, plus the
+floor deployment (bench/prefect.yaml) and, for `--engine serve`, a `serve` process in
+place of the process worker. Everything it started is stopped in shutdown(), including
+flow-run processes the worker started in sessions of their own.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import psutil
+import psycopg
+from sqlalchemy.engine import make_url
+
+from bench.procs import tree
+from scripts.stack import BIN, ROOT, Stack, wait_for
+
+T = TypeVar("T")
+APP_DEPLOYMENT = {"worker": "complaint-lifecycle/complaint-lifecycle", "serve": "complaint-lifecycle/bench-serve"}
+FLOOR_DEPLOYMENT = {"worker": "bench-floor/bench-floor", "serve": "bench-floor/bench-serve"}
+ENGINES = ("worker", "serve")
+WORK_LIMIT = 20  # concurrent flow runs, as scripts/stack.py gives the worker
+
+
+@dataclass(frozen=True)
+class Options:
+    quick: bool = False
+    postgres: bool = False
+    engine: str = "worker"
+    keep: bool = False
+    web_workers: int = 2
+    pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+    @property
+    def db(self) -> str:
+        return "postgres" if self.postgres else "sqlite"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], T], timeout: float, every: float = 0.2, what: str = "condition") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def create_database(base_url: str, name: str, driver: str) -> str:
+    """(Re)create database `name` on base_url's server; return its SQLAlchemy URL (as tests/pg.py)."""
+    url = make_url(base_url)
+    users = [url.username] if url.username else ["postgres", "root"]
+    for user in users:
+        try:
+            with psycopg.connect(host=url.host or "127.0.0.1", port=url.port or 5432, user=user,
+                                 dbname="postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{name}"')
+            break
+        except psycopg.OperationalError:
+            if user == users[-1]:
+                raise
+    return url.set(database=name, drivername=f"postgresql+{driver}", username=user).render_as_string(
+        hide_password=False)
+
+
+class PrefectApi:
+    """The few REST calls the benches make to the Prefect server (reads, and the floor's starts/resumes)."""
+
+    RETRY = (429, 502, 503)  # as the Prefect client: e.g. 503 when its SQLite database is locked
+
+    def __init__(self, api_url: str) -> None:
+        self.http = httpx.Client(base_url=api_url, timeout=30)
+        self.retried = 0
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        for attempt in range(6):
+            response = self.http.request(method, path, **kwargs)
+            if response.status_code not in self.RETRY or attempt == 5:
+                break
+            self.retried += 1
+            time.sleep(min(0.25 * 2**attempt, 4))
+        response.raise_for_status()
+        return response.json()
+
+    def deployment_id(self, name: str) -> str:
+        flow, deployment = name.split("/")
+        return str(self._json("GET", f"/deployments/name/{flow}/{deployment}")["id"])
+
+    def create_run(self, deployment_id: str, parameters: dict[str, Any], name: str) -> str:
+        body = {"parameters": parameters, "name": name, "idempotency_key": name}
+        return str(self._json("POST", f"/deployments/{deployment_id}/create_flow_run", json=body)["id"])
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        return dict(self._json("GET", f"/flow_runs/{run_id}"))
+
+    def resume(self, run_id: str, run_input: dict[str, Any]) -> str:
+        return str(self._json("POST", f"/flow_runs/{run_id}/resume", json={"run_input": run_input})["status"])
+
+    def runs(self, flow_runs: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every run matching a flow_runs filter (paged)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._json("POST", "/flow_runs/filter",
+                              json={"flow_runs": flow_runs, "limit": 200, "offset": len(found)})
+            found.extend(page)
+            if len(page) < 200:
+                return found
+
+    def count(self, flow_runs: dict[str, Any]) -> int:
+        return int(self._json("POST", "/flow_runs/count", json={"flow_runs": flow_runs}))
+
+    def run_named(self, name: str) -> dict[str, Any] | None:
+        runs = self.runs({"name": {"any_": [name]}})
+        return runs[0] if runs else None
+
+    def wait_step(self, run_id: str, step: int | None, timeout: float, every: float = 0.1) -> float:
+        """Wait until the run is suspended at decision-<step> (None: completed); return time.time()."""
+        def reached() -> bool:
+            state = self.run(run_id)["state"] or {}
+            if state.get("type") in ("FAILED", "CRASHED", "CANCELLED"):
+                raise RuntimeError(f"run {run_id} is {state.get('name')}: {state.get('message')}")
+            if step is None:
+                return bool(state.get("type") == "COMPLETED")
+            details = state.get("state_details") or {}
+            return state.get("type") == "PAUSED" and details.get("pause_key") == f"decision-{step}"
+        wait_until(reached, timeout, every, what=f"run {run_id} at step {step}")
+        return time.time()
+
+
+class BenchStack:
+    """One stack on free ports, in a temporary instance folder, with the engine chosen."""
+
+    def __init__(self, bench: str, options: Options, engine: str | None = None,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.options = options
+        self.engine = engine or options.engine
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}")
+        self.instance = Path(tempfile.mkdtemp(prefix=f"bench-{bench}-{self.engine}-"))
+        if options.postgres:
+            database_url = create_database(options.pg_url, "bench_app", "psycopg")
+            prefect_database_url = create_database(options.pg_url, "bench_prefect", "asyncpg")
+        else:
+            database_url = f"sqlite:///{self.instance / 'control_room.sqlite'}"
+            prefect_database_url = ""
+        env = {
+            "CONTROL_ROOM_DEPLOYMENT": APP_DEPLOYMENT[self.engine],
+            # The serve runner polls as often as scripts/stack.py makes the worker poll.
+            "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+            **(extra_env or {}),
+        }
+        self.stack = Stack(
+            instance=self.instance, database_url=database_url, prefect_database_url=prefect_database_url,
+            web_port=free_port(), prefect_port=free_port(), smtp_port=free_port(), demo=True,
+            web_workers=options.web_workers, extra_env=env,
+        )
+        self.prefect = PrefectApi(self.stack.api_url)
+        self.ok = False
+
+    @property
+    def app_deployment(self) -> str:
+        return APP_DEPLOYMENT[self.engine]
+
+    @property
+    def floor_deployment(self) -> str:
+        return FLOOR_DEPLOYMENT[self.engine]
+
+    @property
+    def maildir(self) -> Path:
+        return self.instance / "mail"
+
+    @property
+    def password(self) -> str:
+        return (self.instance / "demo-password.txt").read_text().strip()
+
+    def pids(self, *names: str) -> dict[str, int]:
+        """Live components by name (all of them when no names are given)."""
+        return {n: p.pid for n, p in self.stack.procs.items() if (not names or n in names) and p.poll() is None}
+
+    def start(self) -> BenchStack:
+        s = self.stack
+        (self.instance / "logs").mkdir(parents=True, exist_ok=True)
+        flask, prefect = str(BIN / "flask"), str(BIN / "prefect")
+        s.run(flask, "--app", "webapp", "migrate")
+        s.run(flask, "--app", "webapp", "seed-demo", "--mail-sink", f"127.0.0.1:{s.smtp_port}")
+        s.start_mail_sink()
+        s.start_prefect_server()
+        if self.engine == "worker":
+            s.deploy()
+            s.run(prefect, "--no-prompt", "deploy", "--all", "--prefect-file", "bench/prefect.yaml")
+            s.start_worker()
+        else:
+            s.spawn("serve", sys.executable, "-m", "bench.serve", "--limit", str(WORK_LIMIT))
+        for name in (self.app_deployment, self.floor_deployment):
+            wait_until(lambda n=name: self._has_deployment(n), 120, 0.5, f"deployment {name}")
+        s.start_dispatcher()
+        s.start_web()
+        print(f"# stack up: {s.web_url} (Prefect {s.api_url}), engine={self.engine}, "
+              f"db={self.options.db}, instance={self.instance}", flush=True)
+        return self
+
+    def _has_deployment(self, name: str) -> bool:
+        proc = self.stack.procs.get("serve")
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"serve exited with {proc.returncode}; see {self.instance / 'logs'}")
+        try:
+            self.prefect.deployment_id(name)
+            return True
+        except httpx.HTTPError:
+            return False
+
+    def restart_prefect_server(self) -> None:
+        self.stack.start_prefect_server()
+        wait_for(f"{self.stack.api_url}/health", 90)
+
+    def shutdown(self) -> None:
+        # Flow runs started by the worker or serve live in sessions of their own, so
+        # stopping the engine's process group leaves them running: end them by pid.
+        leftovers = [p for pid in self.pids().values() for p in tree(pid)]
+        self.stack.stop("serve")
+        self.stack.shutdown()
+        self.prefect.close()
+        for proc in leftovers:
+            try:
+                if proc.is_running():
+                    proc.kill()
+            except psutil.Error:
+                pass
+        if self.ok and not self.options.keep:
+            shutil.rmtree(self.instance, ignore_errors=True)
+        else:
+            print(f"# kept {self.instance} (logs in {self.instance / 'logs'})", flush=True)
+
+    def __enter__(self) -> BenchStack:
+        try:
+            return self.start()
+        except BaseException:
+            self.shutdown()
+            raise
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.ok = exc_type is None
+        self.shutdown()
+
+
+__all__ = ["ROOT", "BenchStack", "Options", "PrefectApi", "free_port", "wait_until"]

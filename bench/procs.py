@@ -1,0 +1,134 @@
+"""CPU seconds, RSS and process counts of the stack's process trees (psutil).
+
+A component is one process the Stack spawned (prefect-server, worker, dispatcher, ...)
+and all its descendants. Its CPU time is the sum over the live tree of user+system
+plus children_user+children_system: a child that exited and was reaped (a flow run
+the worker waited for) is in its parent's children_* fields, so the total neither
+loses nor double-counts it between two snapshots.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import psutil
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """The process and its live descendants ([] if it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def cpu_seconds(procs: Iterable[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+def rss_bytes(proc: psutil.Process) -> int:
+    try:
+        return int(proc.memory_info().rss)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return 0
+
+
+@dataclass
+class Snapshot:
+    at: float
+    cpu: dict[str, float]  # component -> CPU seconds so far
+    count: dict[str, int]  # component -> live processes
+    rss: dict[str, int]  # component -> bytes, whole tree
+    biggest: dict[str, int]  # component -> bytes of its largest process
+
+    def __sub__(self, earlier: Snapshot) -> Snapshot:
+        """CPU used between two snapshots (counts and RSS are this snapshot's)."""
+        return Snapshot(
+            at=self.at - earlier.at,
+            cpu={k: v - earlier.cpu.get(k, 0.0) for k, v in self.cpu.items()},
+            count=self.count, rss=self.rss, biggest=self.biggest,
+        )
+
+    def total_cpu(self, components: Iterable[str] | None = None) -> float:
+        return sum(v for k, v in self.cpu.items() if components is None or k in components)
+
+
+def snapshot(pids: Mapping[str, int]) -> Snapshot:
+    """CPU, process count and RSS of each component's tree, now."""
+    at = time.monotonic()
+    cpu, count, rss, biggest = {}, {}, {}, {}
+    for name, pid in pids.items():
+        procs = tree(pid)
+        cpu[name] = cpu_seconds(procs)
+        count[name] = len(procs)
+        sizes = [rss_bytes(p) for p in procs]
+        rss[name] = sum(sizes)
+        biggest[name] = max(sizes, default=0)
+    return Snapshot(at, cpu, count, rss, biggest)
+
+
+@dataclass
+class Peaks:
+    """Largest values seen by a Sampler."""
+
+    rss: dict[str, int] = field(default_factory=dict)
+    biggest: dict[str, int] = field(default_factory=dict)
+    count: dict[str, int] = field(default_factory=dict)
+    total_rss: int = 0
+    total_count: int = 0
+    samples: int = 0
+
+
+class Sampler:
+    """Samples RSS and process counts in a thread (for peaks), every `every` seconds."""
+
+    def __init__(self, pids: Mapping[str, int], every: float = 0.25) -> None:
+        self.pids = dict(pids)
+        self.every = every
+        self.peaks = Peaks()
+        self.seen: set[int] = set()  # every pid ever in a tree: to clean up orphans
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def sample(self) -> None:
+        total_rss = total_count = 0
+        for name, pid in self.pids.items():
+            procs = tree(pid)
+            self.seen.update(p.pid for p in procs)
+            sizes = [rss_bytes(p) for p in procs]
+            p = self.peaks
+            p.rss[name] = max(p.rss.get(name, 0), sum(sizes))
+            p.biggest[name] = max(p.biggest.get(name, 0), max(sizes, default=0))
+            p.count[name] = max(p.count.get(name, 0), len(procs))
+            total_rss += sum(sizes)
+            total_count += len(procs)
+        self.peaks.total_rss = max(self.peaks.total_rss, total_rss)
+        self.peaks.total_count = max(self.peaks.total_count, total_count)
+        self.peaks.samples += 1
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.every)
+
+
+MB = 1024 * 1024
