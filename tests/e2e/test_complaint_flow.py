@@ -114,3 +114,19 @@ def test_it_retries_a_failed_mail_once(stack: Stack, users: dict[str, WebUser]) 
         delivery = session.scalars(select(Delivery).join(Case).where(Case.number == number)).one()
         assert delivery.status == "sent" and delivery.attempts >= 2
     assert len(mails_about(stack.instance / "mail", number)) == 1
+
+
+def test_it_keeps_complaints_while_the_worker_is_down(stack: Stack, users: dict[str, WebUser]) -> None:
+    prefect = PrefectApi(stack.api_url)
+    stack.stop("worker")
+    try:
+        number = users["operator"].open_case(caller_name="Worker outage")
+        run = wait_until(lambda: prefect.runs_named(number), what="the run to be created")[0]
+        assert run["state_type"] in ("SCHEDULED", "PENDING")
+        assert mails_about(stack.instance / "mail", number) == []
+    finally:
+        stack.start_worker()
+    wait_for_mails(stack, number, 1)
+    users["dm"].decide(number, "assign", officer="5")
+    wait_for_mails(stack, number, 2)
+    assert len(prefect.runs_named(number)) == 1
