@@ -84,7 +84,7 @@ class Report:
         body = [
             (
                 f.bench, f.metric, fmt(f.value), fmt(f.floor),
-                fmt(f.value / f.floor) if f.floor not in (None, 0) and not math.isnan(f.value) else "",
+                fmt(f.value / f.floor) if f.floor and f.floor > 0 and f.value >= 0 else "",
                 f.goal or "", f.unit,
                 {True: "yes", False: "NO", None: ""}[goal_met(f.value, f.goal)],
             )

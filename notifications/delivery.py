@@ -81,10 +81,13 @@ def plan_deliveries(session: Session, case_id: int, event_id: int) -> list[int]:
     return ids
 
 
-def _with_timeouts(url: str, seconds: float) -> str:
-    if "cto=" in url:
-        return url
-    return f"{url}{'&' if '?' in url else '?'}cto={seconds:g}&rto={seconds:g}"
+def prepared(url: str, seconds: float) -> str:
+    """The URL with connect/read timeouts and plain-text format, unless it sets its own."""
+    options = [f"cto={seconds:g}", f"rto={seconds:g}", "format=text"]
+    missing = [o for o in options if f"{o.split('=')[0]}=" not in url]
+    # Our messages are plain text; e-mail plugins otherwise send HTML and an
+    # alternative text part with the line breaks collapsed.
+    return f"{url}{'&' if '?' in url else '?'}{'&'.join(missing)}" if missing else url
 
 
 def message_for(session: Session, delivery: Delivery, settings: Settings) -> tuple[str, str]:
@@ -120,7 +123,7 @@ def send_delivery(factory: sessionmaker, delivery_id: int, settings: Settings) -
         # A fresh Apprise object per message: its e-mail plugin otherwise waits
         # 5.5 s between sends on one object (request_rate_per_sec).
         sender = apprise.Apprise()
-        if not sender.add(_with_timeouts(url, settings.notify_timeout)):
+        if not sender.add(prepared(url, settings.notify_timeout)):
             ok, error = False, "invalid Apprise URL"
         else:
             ok = bool(sender.notify(title=title, body=body))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -127,7 +128,21 @@ class Stack:
                    "webapp:create_app()")
         wait_for(f"{self.web_url}/status", 60, self.procs["web"])
 
+    def check_ports(self) -> None:
+        """Refuse to start beside another server on our ports (we would talk to it instead)."""
+        ports = {"web app": self.web_port, "Prefect server": self.prefect_port}
+        if self.mail_sink:
+            ports["mail sink"] = self.smtp_port
+        for name, port in ports.items():
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    raise SystemExit(
+                        f"port {port} ({name}) is already in use: is Control Room or Prefect running? "
+                        "Stop it, or choose other ports (--port, --prefect-port, --smtp-port)."
+                    )
+
     def start(self) -> None:
+        self.check_ports()
         (self.instance / "logs").mkdir(parents=True, exist_ok=True)
         flask = str(BIN / "flask")
         self.run(flask, "--app", "webapp", "migrate")
@@ -165,11 +180,16 @@ def wait_for(url: str, seconds: float, proc: subprocess.Popen[bytes] | None = No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--demo", action="store_true", help="seed a demo district; mail to a local inbox")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 5000)))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 5000)), help="web app port")
+    parser.add_argument("--prefect-port", type=int, default=4200)
+    parser.add_argument("--smtp-port", type=int, default=8025, help="demo mail sink port")
     args = parser.parse_args()
     instance = Path(os.environ.get("CONTROL_ROOM_INSTANCE", ROOT / "instance"))
     database_url = os.environ.get("DATABASE_URL", f"sqlite:///{instance / 'control_room.sqlite'}")
-    stack = Stack(instance=instance, database_url=database_url, web_port=args.port, demo=args.demo)
+    stack = Stack(
+        instance=instance, database_url=database_url, web_port=args.port,
+        prefect_port=args.prefect_port, smtp_port=args.smtp_port, demo=args.demo,
+    )
     stop = False
 
     def on_signal(*_: object) -> None:

@@ -61,6 +61,7 @@ def test_it_tells_every_dm_on_every_channel_once(settings: Settings, session: Se
     assert sorted(m["X-Envelope-To"] for m in messages) == ["bmo@test.local", "dm@test.local"]
     hindi = next(m for m in messages if m["X-Envelope-To"] == "bmo@test.local")
     assert "नई शिकायत" in hindi["Subject"] and "बिस्तर चाहिए" in body_text(hindi)
+    assert "\nश्रेणी: अस्पताल बिस्तर\n" in body_text(hindi)  # plain text, line breaks kept
     assert len(CAPTURED) == 1 and "New complaint" in CAPTURED[0]["title"]
     assert "http://127.0.0.1:5000/cases/SRJ-" in CAPTURED[0]["body"]
     rows = session.scalars(select(Delivery)).all()
