@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,6 +63,11 @@ def wait_until(check: Callable[[], T], timeout: float, every: float = 0.2, what:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(every)
+
+
+def epoch(iso: str) -> float:
+    """time.time() of an ISO 8601 timestamp from the Prefect API."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def create_database(base_url: str, name: str, driver: str) -> str:
@@ -134,6 +140,21 @@ class PrefectApi:
     def run_named(self, name: str) -> dict[str, Any] | None:
         runs = self.runs({"name": {"any_": [name]}})
         return runs[0] if runs else None
+
+    def at_step(self, run_ids: list[str], step: int | None) -> dict[str, float]:
+        """Runs (of run_ids) suspended at decision-<step> (None: completed) -> when they got there."""
+        reached: dict[str, float] = {}
+        for i in range(0, len(run_ids), 200):
+            for run in self.runs({"id": {"any_": run_ids[i:i + 200]}}):
+                state = run["state"] or {}
+                if step is None:
+                    ok = state.get("type") == "COMPLETED"
+                else:
+                    key = (state.get("state_details") or {}).get("pause_key")
+                    ok = state.get("type") == "PAUSED" and key == f"decision-{step}"
+                if ok:
+                    reached[str(run["id"])] = epoch(state["timestamp"])
+        return reached
 
     def wait_step(self, run_id: str, step: int | None, timeout: float, every: float = 0.1) -> float:
         """Wait until the run is suspended at decision-<step> (None: completed); return time.time()."""

@@ -9,9 +9,8 @@ called with the same ids the same key, and the second returns the first's result
 
 from __future__ import annotations
 
-from typing import Any
-
 import hashlib
+from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.context import TaskRunContext
@@ -21,7 +20,6 @@ from models.config import Settings
 from models.db import get_sessionmaker
 from models.lifecycle import Action
 from notifications import deliver_event
-
 
 
 def step_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:

@@ -7,7 +7,24 @@ from models.directory import Block, Category, Department, Role, User, Village
 from models.lifecycle import Action, InvalidTransition, State, Step
 
 __all__ = [
-    "Action", "Base", "Block", "Case", "CaseEvent", "Category", "Delivery", "DeliveryStatus",
-    "Department", "InvalidTransition", "Outbox", "Priority", "Role", "Settings", "State", "Step",
-    "User", "Village", "get_engine", "get_sessionmaker",
+    "Action",
+    "Base",
+    "Block",
+    "Case",
+    "CaseEvent",
+    "Category",
+    "Delivery",
+    "DeliveryStatus",
+    "Department",
+    "InvalidTransition",
+    "Outbox",
+    "Priority",
+    "Role",
+    "Settings",
+    "State",
+    "Step",
+    "User",
+    "Village",
+    "get_engine",
+    "get_sessionmaker",
 ]

@@ -80,7 +80,9 @@ class Settings:
 
     def check(self) -> None:
         if self.app_env not in {"development", "production", "test"}:
-            raise ImproperlyConfigured(f"APP_ENV must be development, production or test, not {self.app_env!r}")
+            raise ImproperlyConfigured(
+                f"APP_ENV must be development, production or test, not {self.app_env!r}"
+            )
         if self.app_env == "production" and self.secret_key == DEV_SECRET:
             raise ImproperlyConfigured("SECRET_KEY must be set in production")
         if self.app_env == "production" and self.demo:

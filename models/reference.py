@@ -34,7 +34,9 @@ def _department(session: Session, row: dict[str, str]) -> str | None:
     code = row["code"].strip()
     dept = session.scalar(select(Department).where(Department.code == code))
     if dept is None:
-        session.add(Department(code=code, name=row["name"].strip(), name_hi=(row.get("name_hi") or "").strip()))
+        session.add(
+            Department(code=code, name=row["name"].strip(), name_hi=(row.get("name_hi") or "").strip())
+        )
         return "created"
     dept.name, dept.name_hi = row["name"].strip(), (row.get("name_hi") or "").strip()
     return "updated"
@@ -50,7 +52,11 @@ def _village(session: Session, row: dict[str, str]) -> str | None:
         select(Village).where(Village.block_id == block.id, Village.name == row["village"].strip())
     )
     if village is None:
-        session.add(Village(block_id=block.id, name=row["village"].strip(), name_hi=(row.get("village_hi") or "").strip()))
+        session.add(
+            Village(
+                block_id=block.id, name=row["village"].strip(), name_hi=(row.get("village_hi") or "").strip()
+            )
+        )
         return "created"
     village.name_hi = (row.get("village_hi") or "").strip()
     return "updated"

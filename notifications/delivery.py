@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import unquote
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 import apprise
 from sqlalchemy import select
@@ -23,6 +23,7 @@ class DeliveryFailed(RuntimeError):
 
 def recipients(session: Session, case: Case, event: CaseEvent) -> list[User]:
     """The users told about event: the next actor, and the operator at the end."""
+
     def role(r: Role) -> list[User]:
         return list(session.scalars(select(User).where(User.role == r, User.active.is_(True))))
 
@@ -72,8 +73,11 @@ def plan_deliveries(session: Session, case_id: int, event_id: int) -> list[int]:
                 ids.append(existing[(user.id, key)])
                 continue
             delivery = Delivery(
-                case_id=case_id, event_id=event_id, user_id=user.id,
-                channel_key=key, channel=masked(url)[:500],
+                case_id=case_id,
+                event_id=event_id,
+                user_id=user.id,
+                channel_key=key,
+                channel=masked(url)[:500],
             )
             session.add(delivery)
             session.flush()

@@ -98,12 +98,28 @@ class Stack:
 
     # The parts, each startable and stoppable on its own (the fault tests need that).
     def start_mail_sink(self) -> None:
-        self.spawn("mailsink", sys.executable, "-m", "notifications.mailsink",
-                   "--dir", str(self.instance / "mail"), "--port", str(self.smtp_port))
+        self.spawn(
+            "mailsink",
+            sys.executable,
+            "-m",
+            "notifications.mailsink",
+            "--dir",
+            str(self.instance / "mail"),
+            "--port",
+            str(self.smtp_port),
+        )
 
     def start_prefect_server(self) -> None:
-        self.spawn("prefect-server", str(BIN / "prefect"), "server", "start",
-                   "--host", "127.0.0.1", "--port", str(self.prefect_port))
+        self.spawn(
+            "prefect-server",
+            str(BIN / "prefect"),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.prefect_port),
+        )
         wait_for(f"{self.api_url}/health", 90, self.procs["prefect-server"])
 
     def deploy(self) -> None:
@@ -116,16 +132,36 @@ class Stack:
         self.run(prefect, "--no-prompt", "deploy", "--all")
 
     def start_worker(self) -> None:
-        self.spawn("worker", str(BIN / "prefect"), "worker", "start", "--pool", "control-room",
-                   "--type", "process", "--limit", "20")
+        self.spawn(
+            "worker",
+            str(BIN / "prefect"),
+            "worker",
+            "start",
+            "--pool",
+            "control-room",
+            "--type",
+            "process",
+            "--limit",
+            "20",
+        )
 
     def start_dispatcher(self) -> None:
         self.spawn("dispatcher", str(BIN / "flask"), "--app", "webapp", "dispatch")
 
     def start_web(self) -> None:
-        self.spawn("web", str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.web_port}",
-                   "--workers", str(self.web_workers), "--threads", "8", "--access-logfile", "-",
-                   "webapp:create_app()")
+        self.spawn(
+            "web",
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{self.web_port}",
+            "--workers",
+            str(self.web_workers),
+            "--threads",
+            "8",
+            "--access-logfile",
+            "-",
+            "webapp:create_app()",
+        )
         wait_for(f"{self.web_url}/status", 60, self.procs["web"])
 
     def check_ports(self) -> None:
@@ -147,8 +183,10 @@ class Stack:
         flask = str(BIN / "flask")
         self.run(flask, "--app", "webapp", "migrate")
         if self.demo:
-            print(self.run(flask, "--app", "webapp", "seed-demo",
-                           "--mail-sink", f"127.0.0.1:{self.smtp_port}"), end="")
+            print(
+                self.run(flask, "--app", "webapp", "seed-demo", "--mail-sink", f"127.0.0.1:{self.smtp_port}"),
+                end="",
+            )
         if self.mail_sink:
             self.start_mail_sink()
         self.start_prefect_server()
@@ -187,8 +225,12 @@ def main() -> None:
     instance = Path(os.environ.get("CONTROL_ROOM_INSTANCE", ROOT / "instance"))
     database_url = os.environ.get("DATABASE_URL", f"sqlite:///{instance / 'control_room.sqlite'}")
     stack = Stack(
-        instance=instance, database_url=database_url, web_port=args.port,
-        prefect_port=args.prefect_port, smtp_port=args.smtp_port, demo=args.demo,
+        instance=instance,
+        database_url=database_url,
+        web_port=args.port,
+        prefect_port=args.prefect_port,
+        smtp_port=args.smtp_port,
+        demo=args.demo,
     )
     stop = False
 
@@ -200,7 +242,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         stack.start()
-        print(f"\nControl Room is running: {stack.web_url}  (Prefect UI: http://127.0.0.1:{stack.prefect_port})")
+        print(
+            f"\nControl Room is running: {stack.web_url}  (Prefect UI: http://127.0.0.1:{stack.prefect_port})"
+        )
         if args.demo:
             print(f"Notification mails are caught locally: {stack.web_url}/mailbox")
         print(f"Logs: {instance / 'logs'}. Press Ctrl-C to stop everything.", flush=True)

@@ -96,7 +96,9 @@ def hidden(html: str, name: str) -> str:
 
 def login(client: FlaskClient, username: str, password: str = PASSWORD) -> None:
     page = client.get("/login").get_data(as_text=True)
-    response = client.post("/login", data={"csrf_token": csrf_token(page), "username": username, "password": password})
+    response = client.post(
+        "/login", data={"csrf_token": csrf_token(page), "username": username, "password": password}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
 
 

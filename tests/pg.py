@@ -16,7 +16,11 @@ def create_database(base_url: str, name: str, driver: str = "psycopg") -> str:
     """(Re)create database `name` on base_url's server; return its SQLAlchemy URL."""
     url = make_url(base_url)
     with psycopg.connect(
-        host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username, dbname="postgres", autocommit=True
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username,
+        dbname="postgres",
+        autocommit=True,
     ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -37,15 +37,23 @@ def test_it_logs_in_and_out(client: FlaskClient, district: dict[str, User]) -> N
     assert client.get("/queue").status_code == 302
 
 
-@pytest.mark.parametrize(("username", "password"), [("dm", "wrong"), ("nobody", "correct horse battery"), ("", "")])
-def test_it_refuses_bad_credentials(client: FlaskClient, district: dict[str, User], username: str, password: str) -> None:
+@pytest.mark.parametrize(
+    ("username", "password"), [("dm", "wrong"), ("nobody", "correct horse battery"), ("", "")]
+)
+def test_it_refuses_bad_credentials(
+    client: FlaskClient, district: dict[str, User], username: str, password: str
+) -> None:
     page = client.get("/login").get_data(as_text=True)
-    response = client.post("/login", data={"csrf_token": csrf_token(page), "username": username, "password": password})
+    response = client.post(
+        "/login", data={"csrf_token": csrf_token(page), "username": username, "password": password}
+    )
     assert response.status_code == 400
     assert client.get("/queue").status_code == 302
 
 
-def test_it_refuses_an_account_without_a_password(client: FlaskClient, session, district: dict[str, User]) -> None:  # type: ignore[no-untyped-def]
+def test_it_refuses_an_account_without_a_password(
+    client: FlaskClient, session, district: dict[str, User]
+) -> None:  # type: ignore[no-untyped-def]
     district["dfo"].password_hash = ""
     session.commit()
     page = client.get("/login").get_data(as_text=True)
@@ -65,15 +73,21 @@ def test_it_never_redirects_off_site(client: FlaskClient, district: dict[str, Us
 def test_it_remembers_the_language(client: FlaskClient, session, district: dict[str, User]) -> None:  # type: ignore[no-untyped-def]
     login(client, "dm")
     page = client.get("/queue").get_data(as_text=True)
-    response = client.post("/language", data={"csrf_token": csrf_token(page), "language": "hi", "next": "/queue"})
+    response = client.post(
+        "/language", data={"csrf_token": csrf_token(page), "language": "hi", "next": "/queue"}
+    )
     assert response.headers["Location"] == "/queue"
     session.expire_all()
     assert session.get(User, district["dm"].id).language == "hi"
     assert '<html lang="hi">' in client.get("/queue").get_data(as_text=True)
 
 
-def test_it_hides_the_mailbox_outside_demo_mode(app: Flask, client: FlaskClient, district: dict[str, User]) -> None:
+def test_it_hides_the_mailbox_outside_demo_mode(
+    app: Flask, client: FlaskClient, district: dict[str, User]
+) -> None:
     login(client, "dm")
     assert client.get("/mailbox").status_code == 200
-    app.config["SETTINGS"] = app.config["SETTINGS"].__class__(**{**app.config["SETTINGS"].__dict__, "demo": False})
+    app.config["SETTINGS"] = app.config["SETTINGS"].__class__(
+        **{**app.config["SETTINGS"].__dict__, "demo": False}
+    )
     assert client.get("/mailbox").status_code == 404

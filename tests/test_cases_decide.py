@@ -33,7 +33,9 @@ def get_case(session: Session, number: str) -> Case:
     return case
 
 
-def test_it_walks_the_whole_chain(client: FlaskClient, session: Session, district: dict[str, User], number: str) -> None:
+def test_it_walks_the_whole_chain(
+    client: FlaskClient, session: Session, district: dict[str, User], number: str
+) -> None:
     cmho = district["cmho"].id
     steps = [
         ("dm", "assign", {"officer": cmho, "text": "तुरंत देखें"}, "assigned"),
@@ -83,19 +85,34 @@ def test_it_only_assigns_officers_of_the_category_department(
 
 @pytest.mark.parametrize(
     ("username", "action"),
-    [("operator", "assign"), ("cmho", "assign"), ("collector", "reject"), ("dm", "resolve"), ("dm", "confirm")],
+    [
+        ("operator", "assign"),
+        ("cmho", "assign"),
+        ("collector", "reject"),
+        ("dm", "resolve"),
+        ("dm", "confirm"),
+    ],
 )
-def test_it_enforces_roles(client: FlaskClient, session: Session, number: str, username: str, action: str) -> None:
+def test_it_enforces_roles(
+    client: FlaskClient, session: Session, number: str, username: str, action: str
+) -> None:
     as_user(client, username)
     # A valid token of this user's session (any page has one), a well-formed decision.
     token = csrf_token(client.get("/queue").get_data(as_text=True))
-    data = {f"{action}-csrf_token": token, f"{action}-version": 0, f"{action}-text": "x", f"{action}-officer": 5}
+    data = {
+        f"{action}-csrf_token": token,
+        f"{action}-version": 0,
+        f"{action}-text": "x",
+        f"{action}-officer": 5,
+    }
     response = client.post(f"/cases/{number}/{action}", data=data)
     assert response.status_code == 403
     assert get_case(session, number).state == "awaiting_assignment"
 
 
-def test_it_keeps_other_officers_out(client: FlaskClient, session: Session, district: dict[str, User], number: str) -> None:
+def test_it_keeps_other_officers_out(
+    client: FlaskClient, session: Session, district: dict[str, User], number: str
+) -> None:
     decide(as_user(client, "dm"), number, "assign", officer=district["cmho"].id)
     as_user(client, "bmo")  # also health, not assigned
     assert client.get(f"/cases/{number}").status_code == 403
@@ -103,7 +120,9 @@ def test_it_keeps_other_officers_out(client: FlaskClient, session: Session, dist
     assert client.get(f"/cases/{number}").status_code == 200
 
 
-def test_it_has_one_effect_when_submitted_twice(client: FlaskClient, session: Session, district: dict[str, User], number: str) -> None:
+def test_it_has_one_effect_when_submitted_twice(
+    client: FlaskClient, session: Session, district: dict[str, User], number: str
+) -> None:
     as_user(client, "dm")
     data = decision_data(client, number, "assign", officer=district["cmho"].id)
     first = client.post(f"/cases/{number}/assign", data=data)
@@ -116,7 +135,9 @@ def test_it_has_one_effect_when_submitted_twice(client: FlaskClient, session: Se
     assert len(session.scalars(select(Outbox).where(Outbox.kind == "resume")).all()) == 1
 
 
-def test_it_tells_a_stale_form_apart(client: FlaskClient, session: Session, district: dict[str, User], number: str) -> None:
+def test_it_tells_a_stale_form_apart(
+    client: FlaskClient, session: Session, district: dict[str, User], number: str
+) -> None:
     as_user(client, "dm")
     stale_reject = decision_data(client, number, "reject", text="not a grievance")
     decide(client, number, "assign", officer=district["cmho"].id)
@@ -125,7 +146,9 @@ def test_it_tells_a_stale_form_apart(client: FlaskClient, session: Session, dist
     assert get_case(session, number).state == "assigned"
 
 
-def test_it_needs_a_csrf_token(client: FlaskClient, session: Session, district: dict[str, User], number: str) -> None:
+def test_it_needs_a_csrf_token(
+    client: FlaskClient, session: Session, district: dict[str, User], number: str
+) -> None:
     as_user(client, "dm")
     data = decision_data(client, number, "assign", officer=district["cmho"].id)
     del data["assign-csrf_token"]

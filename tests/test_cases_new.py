@@ -16,7 +16,9 @@ def count(session: Session, model: type) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
 
 
-def test_it_opens_a_case_with_its_event_and_outbox_row(client: FlaskClient, session: Session, district: dict[str, User]) -> None:
+def test_it_opens_a_case_with_its_event_and_outbox_row(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
     login(client, "operator")
     number = open_case(client, phone="098765 43210", priority="urgent")
     case = session.scalar(select(Case).where(Case.number == number))
@@ -68,7 +70,12 @@ def test_it_escapes_html_in_a_description(client: FlaskClient, district: dict[st
     ],
 )
 def test_it_rejects_bad_input(
-    client: FlaskClient, session: Session, district: dict[str, User], overrides: dict[str, object], field: str, message: str
+    client: FlaskClient,
+    session: Session,
+    district: dict[str, User],
+    overrides: dict[str, object],
+    field: str,
+    message: str,
 ) -> None:
     login(client, "operator")
     response = client.post("/cases/new", data=intake_data(client, **overrides))
@@ -86,7 +93,9 @@ def test_it_keeps_what_was_typed_when_rejecting(client: FlaskClient, district: d
     assert "सूचना रखी रहे" in response.get_data(as_text=True)
 
 
-def test_it_opens_one_case_when_a_form_is_submitted_twice(client: FlaskClient, session: Session, district: dict[str, User]) -> None:
+def test_it_opens_one_case_when_a_form_is_submitted_twice(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
     login(client, "operator")
     data = intake_data(client)
     first = client.post("/cases/new", data=data)

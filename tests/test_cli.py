@@ -16,7 +16,18 @@ from webapp import create_app
 def test_it_creates_a_user_with_a_password_from_stdin(app: Flask, session: Session) -> None:
     runner = app.test_cli_runner()
     result = runner.invoke(
-        args=["create-user", "asha", "--role", "dm", "--name", "आशा वर्मा", "--notify", "mailto://a@b.c", "--language", "hi"],
+        args=[
+            "create-user",
+            "asha",
+            "--role",
+            "dm",
+            "--name",
+            "आशा वर्मा",
+            "--notify",
+            "mailto://a@b.c",
+            "--language",
+            "hi",
+        ],
         input="a long password\n",
     )
     assert result.exit_code == 0, result.output
@@ -27,7 +38,9 @@ def test_it_creates_a_user_with_a_password_from_stdin(app: Flask, session: Sessi
 
 
 def test_it_refuses_a_short_password(app: Flask, session: Session) -> None:
-    result = app.test_cli_runner().invoke(args=["create-user", "x", "--role", "dm", "--name", "X"], input="short\n")
+    result = app.test_cli_runner().invoke(
+        args=["create-user", "x", "--role", "dm", "--name", "X"], input="short\n"
+    )
     assert result.exit_code != 0 and "at least 8" in result.output
     assert session.scalar(select(User)) is None
 

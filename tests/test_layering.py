@@ -17,7 +17,10 @@ def loaded_after(statement: str) -> set[str]:
 @pytest.mark.parametrize(
     ("statement", "forbidden"),
     [
-        ("import models, models.casework, models.reference, models.demo", {"flask", "prefect", "webapp", "flows"}),
+        (
+            "import models, models.casework, models.reference, models.demo",
+            {"flask", "prefect", "webapp", "flows"},
+        ),
         ("import notifications", {"flask", "prefect", "webapp", "flows"}),
         ("import flows.complaint", {"flask", "webapp"}),
         ("import webapp; webapp.create_app()", {"flows", "prefect"}),

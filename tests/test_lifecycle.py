@@ -6,7 +6,16 @@ import itertools
 
 import pytest
 
-from models.lifecycle import FINAL, TRANSITIONS, Action, InvalidTransition, State, allowed_actions, apply, role_for
+from models.lifecycle import (
+    FINAL,
+    TRANSITIONS,
+    Action,
+    InvalidTransition,
+    State,
+    allowed_actions,
+    apply,
+    role_for,
+)
 
 ALLOWED = {
     (State.awaiting_assignment, Action.assign): State.assigned,
@@ -40,8 +49,11 @@ def test_it_lists_actions_per_state() -> None:
 
 def test_it_gives_each_action_to_one_role() -> None:
     assert {a: role_for(a) for a in Action} == {
-        Action.assign: "dm", Action.reject: "dm",
-        Action.resolve: "officer", Action.send_back: "officer",
-        Action.confirm: "collector", Action.reopen: "collector",
+        Action.assign: "dm",
+        Action.reject: "dm",
+        Action.resolve: "officer",
+        Action.send_back: "officer",
+        Action.confirm: "collector",
+        Action.reopen: "collector",
     }
     assert len(TRANSITIONS) == len(ALLOWED)

@@ -53,7 +53,9 @@ def opened(client, session: Session, district: dict[str, User], smtp_port: int) 
     return case.id, case.events[0].id
 
 
-def test_it_tells_every_dm_on_every_channel_once(settings: Settings, session: Session, smtp: Path, opened: tuple[int, int]) -> None:
+def test_it_tells_every_dm_on_every_channel_once(
+    settings: Settings, session: Session, smtp: Path, opened: tuple[int, int]
+) -> None:
     factory = get_sessionmaker(settings.database_url)
     assert deliver_event(factory, *opened, settings) == 3
     assert deliver_event(factory, *opened, settings) == 3  # a retried step: nothing sent again
@@ -87,10 +89,14 @@ def test_it_records_a_failure_and_sends_once_on_retry(
     assert len(read_messages(tmp_path / "late")) == 2
     assert len(CAPTURED) == 1
     session.expire_all()
-    assert {(d.status, d.attempts) for d in session.scalars(select(Delivery)) if d.channel.startswith("mailto")} == {("sent", 2)}
+    assert {
+        (d.status, d.attempts) for d in session.scalars(select(Delivery)) if d.channel.startswith("mailto")
+    } == {("sent", 2)}
 
 
-def test_it_shows_deliveries_on_the_case_page(client, settings: Settings, session: Session, opened: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+def test_it_shows_deliveries_on_the_case_page(
+    client, settings: Settings, session: Session, opened: tuple[int, int]
+) -> None:  # type: ignore[no-untyped-def]
     factory = get_sessionmaker(settings.database_url)
     with pytest.raises(DeliveryFailed):
         deliver_event(factory, *opened, settings)

@@ -11,7 +11,9 @@ def test_it_runs_a_fresh_checkout_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> 
     for name in ("DATABASE_URL", "APP_ENV", "SECRET_KEY", "CONTROL_ROOM_DEMO"):
         monkeypatch.delenv(name, raising=False)
     settings = Settings.from_env()
-    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("control_room.sqlite")
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith(
+        "control_room.sqlite"
+    )
     assert settings.demo is False
 
 
@@ -21,7 +23,10 @@ def test_it_runs_a_fresh_checkout_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> 
         ({"CONTROL_ROOM_DEMO": "maybe"}, "CONTROL_ROOM_DEMO must be true or false"),
         ({"APP_ENV": "staging"}, "APP_ENV must be"),
         ({"APP_ENV": "production"}, "SECRET_KEY must be set"),
-        ({"APP_ENV": "production", "SECRET_KEY": "s3cret", "CONTROL_ROOM_DEMO": "true"}, "cannot be on in production"),
+        (
+            {"APP_ENV": "production", "SECRET_KEY": "s3cret", "CONTROL_ROOM_DEMO": "true"},
+            "cannot be on in production",
+        ),
         ({"NOTIFY_TIMEOUT": "ten"}, "NOTIFY_TIMEOUT must be a number"),
         ({"DISTRICT_PREFIX": "S-R"}, "DISTRICT_PREFIX"),
     ],

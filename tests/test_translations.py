@@ -77,7 +77,7 @@ def test_it_translates_every_marked_message() -> None:
     catalog = catalogue()
     assert not catalog.fuzzy, f"{PO.name}'s header is marked fuzzy, so pybabel compile skips it"
     missing = []
-    for (singular, context), message in sorted(extracted().items(), key=lambda item: item[0][0]):
+    for singular, context in sorted(extracted(), key=lambda key: key[0]):
         entry = catalog.get(singular, context)
         if entry is None or entry.fuzzy or not entry.string or not all(forms(entry.string)):
             missing.append(singular if context is None else f"{context}: {singular}")
@@ -118,6 +118,8 @@ def test_it_serves_hindi_from_flask_babels_default_directory() -> None:
     translations = Translations.load(str(TRANSLATIONS), ["hi"])
     assert type(translations) is not NullTranslations, f"no hi catalogue under {TRANSLATIONS}"
     assert translations.gettext("Log in") == "लॉग इन करें"
-    assert translations.gettext("Case %(number)s opened. Read this number to the caller.") % {
-        "number": "DEMO-2026-000123"
-    } == "प्रकरण DEMO-2026-000123 दर्ज हो गया। यह संख्या शिकायतकर्ता को पढ़कर सुनाएँ।"
+    assert (
+        translations.gettext("Case %(number)s opened. Read this number to the caller.")
+        % {"number": "DEMO-2026-000123"}
+        == "प्रकरण DEMO-2026-000123 दर्ज हो गया। यह संख्या शिकायतकर्ता को पढ़कर सुनाएँ।"
+    )

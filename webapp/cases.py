@@ -207,7 +207,10 @@ def act(number: str, action: str) -> Any:
     except (StaleDecision, InvalidTransition):
         db.rollback()
         db.refresh(case)
-        flash(_("This case has moved on since you opened it; nothing was changed. Here is where it stands now."), "error")
+        moved_on = _(
+            "This case has moved on since you opened it; nothing was changed. Here is where it stands now."
+        )  # noqa: E501
+        flash(moved_on, "error")
         return render_case(case, None, 409)
     db.commit()
     orchestration.wake_dispatcher()

@@ -23,8 +23,10 @@ def _factory():  # type: ignore[no-untyped-def]
 
 
 def _read_password() -> str:
-    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else click.prompt(
-        "Password", hide_input=True, confirmation_prompt=True
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if not sys.stdin.isatty()
+        else click.prompt("Password", hide_input=True, confirmation_prompt=True)
     )
     if len(password) < 8:
         raise click.ClickException("the password must have at least 8 characters")
@@ -45,13 +47,19 @@ def register(app: Flask) -> None:
     @click.option("--notify", "notify_urls", multiple=True, help="An Apprise URL (repeatable).")
     @click.option("--language", type=click.Choice(["en", "hi"]), default="en")
     @click.option("--department", default="", help="Department code (officers).")
-    def create_user(username: str, role: str, name: str, notify_urls: tuple[str, ...], language: str, department: str) -> None:
+    def create_user(
+        username: str, role: str, name: str, notify_urls: tuple[str, ...], language: str, department: str
+    ) -> None:
         """Create or update a user; the password is read from standard input."""
         from models import Department
 
         password = _read_password()
         with _factory().begin() as session:
-            dept = session.scalar(select(Department).where(Department.code == department)) if department else None
+            dept = (
+                session.scalar(select(Department).where(Department.code == department))
+                if department
+                else None
+            )
             if department and dept is None:
                 raise click.ClickException(f"unknown department {department!r}")
             user = session.scalar(select(User).where(User.username == username)) or User(username=username)
@@ -107,12 +115,14 @@ def register(app: Flask) -> None:
         with _factory().begin() as session:
             users = seed(session, generate_password_hash(password), mail_sink)
             names = [(u.username, u.role) for u in users]
-        click.echo("Demo users (password for all: %s):" % password)
+        click.echo(f"Demo users (password for all: {password}):")
         for username, role in names:
             click.echo(f"  {username:10} {role}")
 
     @app.cli.command("dispatch")
-    @click.option("--seconds", type=float, default=None, help="Stop after this long (default: run until interrupted).")
+    @click.option(
+        "--seconds", type=float, default=None, help="Stop after this long (default: run until interrupted)."
+    )
     def dispatch(seconds: float | None) -> None:
         """Hand the outbox to Prefect: start and resume case runs."""
         import logging

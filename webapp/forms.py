@@ -15,8 +15,8 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.widgets import HiddenInput
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.widgets import HiddenInput
 
 TEXT_MAX = 2000
 DESCRIPTION_MAX = 4000
@@ -44,7 +44,9 @@ def _wtforms_messages() -> None:
     gettext("Not a valid choice.")
     gettext("Invalid Choice: could not coerce.")
     gettext("Not a valid integer value.")
-    ngettext("Field cannot be longer than %(max)d character.", "Field cannot be longer than %(max)d characters.", 1)
+    ngettext(
+        "Field cannot be longer than %(max)d character.", "Field cannot be longer than %(max)d characters.", 1
+    )
 
 
 def e164(value: str) -> str:
@@ -68,7 +70,9 @@ class EmptyForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    language = SelectField(_l("Language"), choices=[SelectChoice("en", "English"), SelectChoice("hi", "हिन्दी")])
+    language = SelectField(
+        _l("Language"), choices=[SelectChoice("en", "English"), SelectChoice("hi", "हिन्दी")]
+    )
 
 
 class IntakeForm(FlaskForm):
@@ -80,9 +84,7 @@ class IntakeForm(FlaskForm):
     priority = SelectField(
         _l("Priority"), choices=[SelectChoice("normal", _l("Normal")), SelectChoice("urgent", _l("Urgent"))]
     )
-    description = TextAreaField(
-        _l("Complaint"), validators=[DataRequired(), Length(max=DESCRIPTION_MAX)]
-    )
+    description = TextAreaField(_l("Complaint"), validators=[DataRequired(), Length(max=DESCRIPTION_MAX)])
 
     def validate_phone(self, field: StringField) -> None:
         try:

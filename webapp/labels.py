@@ -54,6 +54,7 @@ def localized(row: Any) -> str:
         return str(row.name_hi)
     return str(row.name)
 
+
 SOURCE_LABELS = {
     "case": _l("Case"),
     "delivery": _l("Notification"),

@@ -78,7 +78,6 @@ def _resume(session: Session, row: Outbox) -> str:
         raise NotReady(f"run is {state.name if state else 'unknown'}, not yet waiting at {row.pause_key}")
 
 
-
 def dispatch_once(factory: sessionmaker, settings: Settings) -> int:  # type: ignore[type-arg]
     """Hand pending outbox rows to Prefect, oldest first, one per case at a time. Return how many."""
     now = datetime.now(UTC)
@@ -92,7 +91,9 @@ def dispatch_once(factory: sessionmaker, settings: Settings) -> int:  # type: ig
             if row.case_id in cases_seen:
                 continue  # a case's rows go in order: the start before its resumes
             cases_seen.add(row.case_id)
-            due = row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=UTC)
+            due = (
+                row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=UTC)
+            )
             if due > now:
                 continue
             try:
@@ -102,7 +103,9 @@ def dispatch_once(factory: sessionmaker, settings: Settings) -> int:  # type: ig
                 session.commit()
                 continue
             except Exception as exc:  # noqa: BLE001 - the server is down or refusing: back off
-                _retry_later(row, f"{type(exc).__name__}: {exc}", seconds=min(30.0, 2.0 ** min(row.attempts, 5)))
+                _retry_later(
+                    row, f"{type(exc).__name__}: {exc}", seconds=min(30.0, 2.0 ** min(row.attempts, 5))
+                )
                 session.commit()
                 log.warning("outbox %s for case %s: %s", row.id, row.case_id, exc)
                 break  # do not hammer a server that is down with every row
@@ -161,9 +164,7 @@ def run_history(flow_run_id: str | None, settings: Settings | None = None) -> Ru
         with get_client(sync_client=True) as client:
             run = client.read_flow_run(flow_run_id)  # type: ignore[arg-type]
             states = client.read_flow_run_states(flow_run_id)  # type: ignore[arg-type]
-            tasks = client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
-            )
+            tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
     except Exception as exc:  # noqa: BLE001 - show the rest of the timeline without it
         return RunHistory(id=flow_run_id, name="", state="", url=url, error=str(exc) or type(exc).__name__)
     return RunHistory(
@@ -173,13 +174,19 @@ def run_history(flow_run_id: str | None, settings: Settings | None = None) -> Ru
         url=url,
         states=[{"at": s.timestamp, "name": s.name, "message": s.message or ""} for s in states],
         tasks=[
-            {"at": t.start_time or t.expected_start_time, "name": t.name, "state": t.state.name if t.state else ""}
+            {
+                "at": t.start_time or t.expected_start_time,
+                "name": t.name,
+                "state": t.state.name if t.state else "",
+            }
             for t in tasks
         ],
     )
 
 
-def merge_timeline(case: Case, deliveries: list[Delivery] | Any, run: RunHistory | None) -> list[dict[str, Any]]:
+def merge_timeline(
+    case: Case, deliveries: list[Delivery] | Any, run: RunHistory | None
+) -> list[dict[str, Any]]:
     """Case events, deliveries and Prefect states/tasks in time order."""
 
     def aware(at: datetime | None) -> datetime:
@@ -191,7 +198,9 @@ def merge_timeline(case: Case, deliveries: list[Delivery] | Any, run: RunHistory
     for event in case.events:
         entries.append({"at": aware(event.created_at), "source": "case", "event": event})
     for delivery in deliveries:
-        entries.append({"at": aware(delivery.sent_at or delivery.created_at), "source": "delivery", "delivery": delivery})
+        entries.append(
+            {"at": aware(delivery.sent_at or delivery.created_at), "source": "delivery", "delivery": delivery}
+        )
     if run is not None:
         for state in run.states:
             entries.append({"at": aware(state["at"]), "source": "state", **state})

@@ -24,7 +24,9 @@ def status() -> Any:
             phone = e164(form.phone.data or "")
         except ValueError:
             phone = ""
-        found = get_session().scalar(select(Case).where(Case.number == (form.number.data or "").strip().upper()))
+        found = get_session().scalar(
+            select(Case).where(Case.number == (form.number.data or "").strip().upper())
+        )
         # The phone must match too, so case numbers cannot be walked to learn others' states.
         if found is not None and phone and found.phone == phone:
             case = found

@@ -19,8 +19,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 PHONE = {"width": 390, "height": 844}
 HINDI = Translations.load(str(Path(__file__).parents[2] / "webapp" / "translations"), ["hi"])
@@ -39,9 +45,14 @@ def browser() -> Iterator[Browser]:
 class Person:
     """One role in its own browser context (its own cookies), on a desktop or a phone."""
 
-    def __init__(self, browser: Browser, stack: Stack, username: str, password: str, language: str, phone: bool = False) -> None:
-        self.context = browser.new_context(viewport=PHONE if phone else {"width": 1280, "height": 900},
-                                           base_url=stack.web_url, locale="en-US")
+    def __init__(
+        self, browser: Browser, stack: Stack, username: str, password: str, language: str, phone: bool = False
+    ) -> None:
+        self.context = browser.new_context(
+            viewport=PHONE if phone else {"width": 1280, "height": 900},
+            base_url=stack.web_url,
+            locale="en-US",
+        )
         self.page: Page = self.context.new_page()
         self.username, self.password, self.language = username, password, language
 
@@ -82,10 +93,14 @@ def link_in_mail(stack: Stack, number: str, to: str) -> str:
 
 
 @pytest.mark.parametrize("language", ["en", "hi"])
-def test_it_takes_a_complaint_through_every_role(browser: Browser, stack: Stack, password: str, language: str) -> None:
+def test_it_takes_a_complaint_through_every_role(
+    browser: Browser, stack: Stack, password: str, language: str
+) -> None:
     hindi = language == "hi"
     caller = "सुनीता देवी" if hindi else "Sunita Devi"
-    description = "घर पर ऑक्सीजन 88 है, <b>बिस्तर</b> चाहिए" if hindi else "Oxygen at 88 at home, <b>needs</b> a bed"
+    description = (
+        "घर पर ऑक्सीजन 88 है, <b>बिस्तर</b> चाहिए" if hindi else "Oxygen at 88 at home, <b>needs</b> a bed"
+    )
 
     operator = Person(browser, stack, "operator", password, language)
     operator.login()

@@ -18,11 +18,15 @@ pytestmark = pytest.mark.e2e
 
 def wait_for_mails(stack: Stack, number: str, count: int) -> list[tuple[str, str]]:
     maildir = stack.instance / "mail"
-    return wait_until(lambda: len(mails_about(maildir, number)) >= count and mails_about(maildir, number),
-                      what=f"{count} mails about {number}")
+    return wait_until(
+        lambda: len(mails_about(maildir, number)) >= count and mails_about(maildir, number),
+        what=f"{count} mails about {number}",
+    )
 
 
-def test_it_carries_a_complaint_to_closure(stack: Stack, users: dict[str, WebUser], http_sink: HttpSink) -> None:
+def test_it_carries_a_complaint_to_closure(
+    stack: Stack, users: dict[str, WebUser], http_sink: HttpSink
+) -> None:
     number = users["operator"].open_case(description="ऑक्सीजन बिस्तर चाहिए")
     wait_for_mails(stack, number, 1)
     cmho = "5"  # the demo district's CMHO
@@ -41,7 +45,8 @@ def test_it_carries_a_complaint_to_closure(stack: Stack, users: dict[str, WebUse
 
     prefect = PrefectApi(stack.api_url)
     runs = wait_until(
-        lambda: [r for r in prefect.runs_named(number) if r["state_type"] == "COMPLETED"], what="run completed"
+        lambda: [r for r in prefect.runs_named(number) if r["state_type"] == "COMPLETED"],
+        what="run completed",
     )
     assert len(prefect.runs_named(number)) == 1
     run = runs[0]
@@ -49,14 +54,22 @@ def test_it_carries_a_complaint_to_closure(stack: Stack, users: dict[str, WebUse
     states = prefect.states(run["id"])
     assert states.count("Suspended") == 7 and states[-1] == "Completed"
     # Each resume replays the flow: earlier tasks come back "Cached"; each ran ("Completed") once.
-    tasks = Counter(t["name"].rsplit("-", 1)[0] for t in prefect.task_runs(run["id"]) if t["state_name"] == "Completed")
+    tasks = Counter(
+        t["name"].rsplit("-", 1)[0] for t in prefect.task_runs(run["id"]) if t["state_name"] == "Completed"
+    )
     assert tasks["log_complaint"] == 1 and tasks["assign_officer"] == 2 and tasks["record_action"] == 2
     assert tasks["notify"] == 8 and tasks["confirm_closure"] == 1
 
     mails = mails_about(stack.instance / "mail", number)
     assert [to for to, _ in mails] == [
-        "dm@demo.local", "cmho@demo.local", "dm@demo.local", "cmho@demo.local",
-        "collector@demo.local", "cmho@demo.local", "collector@demo.local", "operator@demo.local",
+        "dm@demo.local",
+        "cmho@demo.local",
+        "dm@demo.local",
+        "cmho@demo.local",
+        "collector@demo.local",
+        "cmho@demo.local",
+        "collector@demo.local",
+        "operator@demo.local",
     ]
     assert Counter(mails).most_common(1)[0][1] <= 2  # the same subject twice only for repeated steps
     resolved_posts = [p for p in http_sink.received if number in p.get("title", "")]
@@ -80,7 +93,9 @@ def test_it_keeps_complaints_while_prefect_is_down(stack: Stack, users: dict[str
         numbers = [users["operator"].open_case(caller_name=f"Caller {i}") for i in range(3)]
         with get_sessionmaker(stack.database_url)() as session:
             pending = wait_until(
-                lambda: [o for o in session.scalars(select(Outbox).where(Outbox.done_at.is_(None))) if o.last_error],
+                lambda: [
+                    o for o in session.scalars(select(Outbox).where(Outbox.done_at.is_(None))) if o.last_error
+                ],
                 what="the dispatcher to record the outage",
             )
             assert {o.payload["case_number"] for o in pending} <= set(numbers)

@@ -40,7 +40,8 @@ class WebUser:
         self.http = httpx.Client(base_url=base_url, timeout=30)
         page = self.http.get("/login").text
         response = self.http.post(
-            "/login", data={"csrf_token": field(page, "csrf_token"), "username": username, "password": password}
+            "/login",
+            data={"csrf_token": field(page, "csrf_token"), "username": username, "password": password},
         )
         assert response.status_code == 302, response.text
 

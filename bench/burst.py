@@ -1,0 +1,124 @@
+"""burst: 300 complaints in 60 seconds (quick: 30 in 6), and how long until every DM mail is out.
+
+Submitted at an even pace by ten operator sessions. Checked after the burst: every case
+has its DM mail (none lost, none twice), every case has exactly one flow run, and how
+many submissions got a 5xx. Floor, first and on the same stack: as many floor-flow runs
+created over the REST API at the same pace, and how long until all are suspended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+from bench.harness import BenchStack, Options
+from bench.procs import MB, Sampler, snapshot
+from bench.report import Report, percentile
+from bench.web import MailWatcher, Timed, WebUser
+
+NAME = "burst"
+OPERATORS = 10
+GOAL_ALL_OUT = "<= 600"
+
+
+def run(options: Options, report: Report) -> None:
+    count, seconds = (30, 6.0) if options.quick else (300, 60.0)
+    deadline = 300.0 if options.quick else 1200.0  # stop waiting for mail after this (goal: 600)
+    with BenchStack(NAME, options) as stack:
+        floor, floor_all_out = floor_burst(stack, count, seconds, deadline)
+        report.note(f"floor burst: {len(floor)}/{count} suspended, all after {floor_all_out:.0f} s")
+        _settle(stack)
+        asyncio.run(app_burst(stack, count, seconds, deadline, (floor, floor_all_out), report))
+
+
+def floor_burst(stack: BenchStack, count: int, seconds: float, deadline: float) -> tuple[list[float], float]:
+    """Create `count` floor runs evenly over `seconds`.
+
+    Return the seconds from each creation to its suspend, and from the first creation
+    to the last suspend (NaN unless all suspended).
+    """
+    api = stack.prefect
+    deployment = api.deployment_id(stack.floor_deployment)
+    created: dict[str, float] = {}
+    start = time.time()
+    for i in range(count):
+        time.sleep(max(0.0, start + i * seconds / count - time.time()))
+        name = f"floor-burst-{i}"
+        created[api.create_run(deployment, {"case_id": i, "case_number": name, "event_id": 0}, name)] = time.time()
+    ids = list(created)
+    reached: dict[str, float] = {}
+    while len(reached) < len(ids) and time.time() - start < deadline:
+        time.sleep(1)
+        reached.update(api.at_step([i for i in ids if i not in reached], 0))
+    all_out = max(reached.values()) - start if len(reached) == len(ids) else float("nan")
+    return [reached[i] - created[i] for i in reached], all_out
+
+
+def _settle(stack: BenchStack) -> None:
+    """Wait until the engine runs no flow (its tree is just itself), at most a minute."""
+    end = time.monotonic() + 60
+    while time.monotonic() < end and snapshot(stack.pids(stack.engine)).count.get(stack.engine, 1) > 1:
+        time.sleep(1)
+    time.sleep(3)
+
+
+async def app_burst(stack: BenchStack, count: int, seconds: float, deadline: float,
+                    floor_times: tuple[list[float], float], report: Report) -> None:
+    floor, floor_all_out = floor_times
+    users = [WebUser(stack.stack.web_url, "operator") for _ in range(OPERATORS)]
+    await asyncio.gather(*(u.login(stack.password) for u in users))
+    watcher = MailWatcher(stack.maildir)
+    pids = stack.pids()
+    submitted: list[Timed] = []
+    try:
+        with Sampler(pids, every=0.5) as sampler:
+            cpu_before = snapshot(pids)
+            start = time.time()
+
+            async def submit(i: int) -> None:
+                await asyncio.sleep(max(0.0, start + i * seconds / count - time.time()))
+                try:
+                    submitted.append(await users[i % OPERATORS].open_case(f"burst {i}"))
+                except Exception:  # noqa: BLE001 - the form page failed
+                    submitted.append(Timed(0, "", time.time(), 0.0))
+
+            await asyncio.gather(*(submit(i) for i in range(count)))
+            span = time.time() - start
+            numbers = [t.number for t in submitted if t.status == 302 and t.number]
+            while time.time() - start < deadline:
+                watcher.poll()
+                if all(watcher.first(n, "dm") for n in numbers):
+                    break
+                await asyncio.sleep(0.5)
+            cpu = snapshot(pids) - cpu_before
+    finally:
+        await asyncio.gather(*(u.close() for u in users))
+
+    sent = {t.number: t.sent_at for t in submitted if t.number}
+    arrived = {n: watcher.first(n, "dm") for n in numbers}
+    out = [a - sent[n] for n, a in arrived.items() if a is not None]
+    all_out = max((a for a in arrived.values() if a), default=float("nan")) - start
+    lost = sum(1 for a in arrived.values() if a is None)
+    twice = sum(1 for n in numbers if watcher.count(n, "dm") > 1)
+    runs = Counter(str(r["name"]) for r in stack.prefect.runs(
+        {"deployment_id": {"any_": [stack.prefect.deployment_id(stack.app_deployment)]}}))
+    not_one = sum(1 for n in numbers if runs.get(n, 0) != 1)
+    tag = f"[{count} in {seconds:.0f} s, {stack.engine}]"
+    report.add(NAME, f"all DM mails out after {tag}", all_out if not lost else float("inf"), "s",
+               floor=floor_all_out, goal=GOAL_ALL_OUT)
+    report.add(NAME, f"submit->DM mail p50 {tag}", percentile(out, 50), "s", floor=percentile(floor, 50))
+    report.add(NAME, f"submit->DM mail p95 {tag}", percentile(out, 95), "s", floor=percentile(floor, 95))
+    report.add(NAME, f"submissions took {tag}", span, "s", goal=f"<= {seconds * 1.1:.0f}")
+    report.add(NAME, f"5xx responses {tag}", sum(1 for t in submitted if t.status >= 500 or t.status == 0),
+               "requests", goal="== 0")
+    report.add(NAME, f"other failed submissions {tag}",
+               sum(1 for t in submitted if t.status != 302 and 0 < t.status < 500), "requests", goal="== 0")
+    report.add(NAME, f"cases without DM mail {tag}", lost, "cases", goal="== 0")
+    report.add(NAME, f"cases with DM mail twice {tag}", twice, "cases", goal="== 0")
+    report.add(NAME, f"cases without exactly one flow run {tag}", not_one, "cases", goal="== 0")
+    report.add(NAME, f"stack CPU during burst {tag}", 100 * cpu.total_cpu() / cpu.at, "% of a core")
+    report.add(NAME, f"peak processes {tag}", sampler.peaks.total_count, "processes")
+    report.add(NAME, f"peak RSS, whole stack {tag}", sampler.peaks.total_rss / MB, "MB")
+    report.add(NAME, f"POST p95 during burst {tag}", 1000 * percentile([t.seconds for t in submitted], 95), "ms",
+               goal="<= 50")
