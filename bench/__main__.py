@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench.harness import ENGINES, Options
+from bench.harness import ENGINES, WORK_LIMIT, Options
 from bench.report import Report
 
 BENCHES = ("intake", "handoff", "engine", "memory", "burst", "waiting")
@@ -38,18 +38,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="PostgreSQL server to create them on (trust auth)")
     parser.add_argument("--engine", choices=ENGINES, default="worker",
                         help="what runs the flows (the engine benchmark always measures both)")
+    parser.add_argument("--work-limit", type=int, default=WORK_LIMIT,
+                        help="flow runs at once on the worker or serve (scripts/stack.py: 20)")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers, as scripts/stack.py")
     parser.add_argument("--keep", action="store_true", help="keep each stack's instance folder (logs, mail)")
     parser.add_argument("--json", type=Path, help="also append the JSON lines to this file")
     args = parser.parse_args(argv)
     options = Options(quick=args.quick, postgres=args.postgres, engine=args.engine, keep=args.keep,
-                      web_workers=args.web_workers, pg_url=args.pg_url)
+                      web_workers=args.web_workers, work_limit=args.work_limit, pg_url=args.pg_url)
     signal.signal(signal.SIGTERM, _terminate)
     report = Report(db=options.db, json_file=args.json)
     failed = []
     for name in args.names or BENCHES:
         started = time.monotonic()
-        print(f"# === {name} ({'quick' if options.quick else 'full'}, {options.db}, engine {options.engine})",
+        print(f"# === {name} ({'quick' if options.quick else 'full'}, {options.db}, engine {options.engine}, limit {options.work_limit})",
               flush=True)
         try:
             importlib.import_module(f"bench.{name}").run(options, report)

@@ -41,6 +41,7 @@ class Options:
     engine: str = "worker"
     keep: bool = False
     web_workers: int = 2
+    work_limit: int = WORK_LIMIT
     pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
 
     @property
@@ -231,15 +232,19 @@ class BenchStack:
         if self.engine == "worker":
             s.deploy()
             s.run(prefect, "--no-prompt", "deploy", "--all", "--prefect-file", "bench/prefect.yaml")
-            s.start_worker()
+            if self.options.work_limit == WORK_LIMIT:
+                s.start_worker()
+            else:  # as Stack.start_worker, with another limit
+                s.spawn("worker", prefect, "worker", "start", "--pool", "control-room", "--type", "process",
+                        "--limit", str(self.options.work_limit))
         else:
-            s.spawn("serve", sys.executable, "-m", "bench.serve", "--limit", str(WORK_LIMIT))
+            s.spawn("serve", sys.executable, "-m", "bench.serve", "--limit", str(self.options.work_limit))
         for name in (self.app_deployment, self.floor_deployment):
             wait_until(lambda n=name: self._has_deployment(n), 120, 0.5, f"deployment {name}")
         s.start_dispatcher()
         s.start_web()
         print(f"# stack up: {s.web_url} (Prefect {s.api_url}), engine={self.engine}, "
-              f"db={self.options.db}, instance={self.instance}", flush=True)
+              f"limit={self.options.work_limit}, db={self.options.db}, instance={self.instance}", flush=True)
         return self
 
     def _has_deployment(self, name: str) -> bool:

@@ -84,6 +84,7 @@ class Peaks:
 
     rss: dict[str, int] = field(default_factory=dict)
     biggest: dict[str, int] = field(default_factory=dict)
+    child: dict[str, int] = field(default_factory=dict)  # largest descendant (a flow run, a web worker)
     count: dict[str, int] = field(default_factory=dict)
     total_rss: int = 0
     total_count: int = 0
@@ -97,7 +98,6 @@ class Sampler:
         self.pids = dict(pids)
         self.every = every
         self.peaks = Peaks()
-        self.seen: set[int] = set()  # every pid ever in a tree: to clean up orphans
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
 
@@ -113,11 +113,11 @@ class Sampler:
         total_rss = total_count = 0
         for name, pid in self.pids.items():
             procs = tree(pid)
-            self.seen.update(p.pid for p in procs)
             sizes = [rss_bytes(p) for p in procs]
             p = self.peaks
             p.rss[name] = max(p.rss.get(name, 0), sum(sizes))
             p.biggest[name] = max(p.biggest.get(name, 0), max(sizes, default=0))
+            p.child[name] = max(p.child.get(name, 0), max(sizes[1:], default=0))
             p.count[name] = max(p.count.get(name, 0), len(procs))
             total_rss += sum(sizes)
             total_count += len(procs)

@@ -130,6 +130,7 @@ class Stack:
             if "already exists" not in str(exc):
                 raise
         self.run(prefect, "--no-prompt", "deploy", "--all")
+        self.run(sys.executable, "-m", "flows.automations")
 
     def start_worker(self) -> None:
         self.spawn(

@@ -58,3 +58,21 @@ def mail_url(port: int, to: str) -> str:
 def maildir_count(path: Path) -> int:
     new = path / "new"
     return len(list(new.iterdir())) if new.exists() else 0
+
+
+def kill_tree(pid: int) -> int:
+    """SIGKILL a process and all its descendants, as a machine dying would. Return how many."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return 0
+    victims = [root, *root.children(recursive=True)]
+    for process in victims:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(victims, timeout=10)
+    return len(victims)

@@ -11,7 +11,7 @@ from models import Case, Delivery, Outbox
 from models.db import get_sessionmaker
 from scripts.stack import Stack
 from tests.e2e.web import PrefectApi, WebUser, mails_about, wait_until
-from tests.helpers import HttpSink
+from tests.helpers import HttpSink, kill_tree
 
 pytestmark = pytest.mark.e2e
 
@@ -145,3 +145,38 @@ def test_it_keeps_complaints_while_the_worker_is_down(stack: Stack, users: dict[
     users["dm"].decide(number, "assign", officer="5")
     wait_for_mails(stack, number, 2)
     assert len(prefect.runs_named(number)) == 1
+
+
+def test_it_recovers_a_run_whose_worker_died_mid_step(stack: Stack, users: dict[str, WebUser]) -> None:
+    prefect = PrefectApi(stack.api_url)
+    stack.stop("mailsink")  # the run's notify task now sits in its retries: the run is mid-step
+    number = users["operator"].open_case(caller_name="Worker crash")
+    with get_sessionmaker(stack.database_url)() as session:
+        wait_until(
+            lambda: session.scalars(
+                select(Delivery).join(Case).where(Case.number == number, Delivery.status == "failed")
+            ).all(),
+            what="the first delivery attempt to fail",
+        )
+    run = prefect.runs_named(number)[0]
+    assert run["state_type"] == "RUNNING"
+    assert kill_tree(stack.procs.pop("worker").pid) >= 2  # the worker and the run's process
+    stack.start_mail_sink()
+    stack.start_worker()
+    # Prefect's zombie automation (flows/automations.py) notices the missing heartbeats.
+    wait_until(
+        lambda: prefect.runs_named(number)[0]["state_type"] == "CRASHED",
+        timeout=240,
+        every=2,
+        what="the run to be marked crashed",
+    )
+    assert mails_about(stack.instance / "mail", number) == []
+    # The case waited in the DM's queue all along; the decision brings its run back.
+    assert number in users["dm"].http.get("/queue").text
+    users["dm"].decide(number, "assign", officer="5")
+    mails = wait_for_mails(stack, number, 2)
+    assert [to for to, _ in mails] == ["dm@demo.local", "cmho@demo.local"]
+    run = wait_until(
+        lambda: [r for r in prefect.runs_named(number) if r["state_name"] == "Suspended"], what="suspended"
+    )[0]
+    assert set(run["empirical_policy"]["pause_keys"]) == {"decision-0", "decision-1"}
