@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.case import Case, CaseEvent, Outbox, Priority
-from models.directory import Category, Role, User, Village
-from models.lifecycle import WAITING_ON, Action, InvalidTransition, State, Step, apply, role_for
+from models.directory import Category, Role, User
+from models.lifecycle import WAITING_ON, Action, State, apply, role_for
 
 
 class StaleDecision(Exception):
@@ -198,18 +198,3 @@ def queue_for(session: Session, user: User, limit: int = 200) -> list[Case]:
         query = query.where(Case.state.in_(list(WAITING_ON)))
     return list(session.scalars(query))
 
-
-def waiting_on(case: Case) -> Step | None:
-    return WAITING_ON.get(State(case.state))
-
-
-def counts_by_state(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Case.state, func.count()).group_by(Case.state))
-    return {state: count for state, count in rows}
-
-
-def find_village(session: Session, village_id: int) -> Village | None:
-    return session.get(Village, village_id)
-
-
-__all__ = ["InvalidTransition", "NotAllowed", "StaleDecision", "Intake", "open_case", "decide"]

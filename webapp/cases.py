@@ -16,7 +16,6 @@ from wtforms import SelectChoice
 from models import Action, Block, Case, Category, Delivery, DeliveryStatus, Priority, Role, Village
 from models.casework import (
     Intake,
-    InvalidTransition,
     NotAllowed,
     StaleDecision,
     decide,
@@ -25,7 +24,7 @@ from models.casework import (
     open_case,
     queue_for,
 )
-from models.lifecycle import allowed_actions
+from models.lifecycle import InvalidTransition, allowed_actions
 from notifications import send_delivery
 from webapp import orchestration
 from webapp.auth import roles_required
@@ -124,7 +123,6 @@ def new() -> Any:
                 now=datetime.now(UTC),
             )
             db.commit()
-            orchestration.wake_dispatcher()
             flash(_("Case %(number)s opened. Read this number to the caller.", number=case.number), "success")
             return redirect(url_for("cases.view", number=case.number))
     status = 400 if form.is_submitted() else 200
@@ -213,7 +211,6 @@ def act(number: str, action: str) -> Any:
         flash(moved_on, "error")
         return render_case(case, None, 409)
     db.commit()
-    orchestration.wake_dispatcher()
     flash(_("Saved. The next person has been notified."), "success")
     return redirect(url_for("cases.view", number=case.number))
 

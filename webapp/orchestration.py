@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Case, CaseEvent, Delivery, Outbox, Settings
+from models import Case, Delivery, Outbox, Settings
 from models.db import get_sessionmaker
 
 log = logging.getLogger("control_room.dispatcher")
@@ -27,10 +27,6 @@ BATCH = 50
 
 class NotReady(Exception):
     """The run is not yet waiting at the step this row answers; try again shortly."""
-
-
-def wake_dispatcher() -> None:
-    """Hook for a faster hand-off; the dispatcher polls its outbox every DISPATCH_INTERVAL."""
 
 
 def _start(session: Session, row: Outbox, settings: Settings) -> None:
@@ -134,10 +130,6 @@ def run_dispatcher(settings: Settings, stop_after: float | None = None) -> None:
             time.sleep(settings.dispatch_interval)
 
 
-def pending_count(session: Session) -> int:
-    return len(session.scalars(select(Outbox.id).where(Outbox.done_at.is_(None))).all())
-
-
 @dataclass
 class RunHistory:
     """What Prefect knows of a case's run, for the Collector's timeline."""
@@ -208,6 +200,3 @@ def merge_timeline(
             entries.append({"at": aware(task["at"]), "source": "task", **task})
     entries.sort(key=lambda e: e["at"])
     return entries
-
-
-__all__ = ["CaseEvent", "dispatch_once", "merge_timeline", "run_dispatcher", "run_history"]
