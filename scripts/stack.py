@@ -31,6 +31,7 @@ class Stack:
     smtp_port: int = 8025
     demo: bool = False
     mail_sink: bool = True
+    launcher: bool = True  # False: each step runs a cold `python -m prefect.engine`
     prefect_database_url: str = ""  # empty: SQLite under the instance folder
     web_workers: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -65,6 +66,7 @@ class Stack:
             # Ask for work every second: a resumed case starts within ~1 s, not 10.
             PREFECT_WORKER_QUERY_SECONDS="1",
             PREFECT_LOGGING_LEVEL=env.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+            CONTROL_ROOM_LAUNCHER_SOCKET=str(self.instance / "launcher.sock"),
         )
         if self.prefect_database_url:
             env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.prefect_database_url
@@ -132,6 +134,15 @@ class Stack:
         self.run(prefect, "--no-prompt", "deploy", "--all")
         self.run(sys.executable, "-m", "flows.automations")
 
+    def start_launcher(self) -> None:
+        socket_path = self.instance / "launcher.sock"
+        self.spawn("launcher", sys.executable, "-m", "flows.launcher", "serve")
+        deadline = time.monotonic() + 60
+        while not socket_path.exists():
+            if self.procs["launcher"].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the launch server did not start; see logs/launcher.log")
+            time.sleep(0.1)
+
     def start_worker(self) -> None:
         self.spawn(
             "worker",
@@ -192,12 +203,14 @@ class Stack:
             self.start_mail_sink()
         self.start_prefect_server()
         self.deploy()
+        if self.launcher:
+            self.start_launcher()
         self.start_worker()
         self.start_dispatcher()
         self.start_web()
 
     def shutdown(self) -> None:
-        for name in ("web", "dispatcher", "worker", "prefect-server", "mailsink"):
+        for name in ("web", "dispatcher", "worker", "launcher", "prefect-server", "mailsink"):
             self.stop(name)
 
 
@@ -222,6 +235,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 5000)), help="web app port")
     parser.add_argument("--prefect-port", type=int, default=4200)
     parser.add_argument("--smtp-port", type=int, default=8025, help="demo mail sink port")
+    parser.add_argument("--no-launcher", action="store_true", help="start each flow step cold (slower)")
     args = parser.parse_args()
     instance = Path(os.environ.get("CONTROL_ROOM_INSTANCE", ROOT / "instance"))
     database_url = os.environ.get("DATABASE_URL", f"sqlite:///{instance / 'control_room.sqlite'}")

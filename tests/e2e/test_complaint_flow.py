@@ -18,8 +18,10 @@ pytestmark = pytest.mark.e2e
 
 def wait_for_mails(stack: Stack, number: str, count: int) -> list[tuple[str, str]]:
     maildir = stack.instance / "mail"
+    # Generous: CI shares two cores between the stack, the tests and the browser.
     return wait_until(
         lambda: len(mails_about(maildir, number)) >= count and mails_about(maildir, number),
+        timeout=180,
         what=f"{count} mails about {number}",
     )
 
@@ -54,11 +56,15 @@ def test_it_carries_a_complaint_to_closure(
     states = prefect.states(run["id"])
     assert states.count("Suspended") == 7 and states[-1] == "Completed"
     # Each resume replays the flow: earlier tasks come back "Cached"; each ran ("Completed") once.
-    tasks = Counter(
-        t["name"].rsplit("-", 1)[0] for t in prefect.task_runs(run["id"]) if t["state_name"] == "Completed"
-    )
-    assert tasks["log_complaint"] == 1 and tasks["assign_officer"] == 2 and tasks["record_action"] == 2
-    assert tasks["notify"] == 8 and tasks["confirm_closure"] == 1
+    # Task run states reach the server as events, recorded a moment after the run ends.
+    expected = {"log_complaint": 1, "assign_officer": 2, "send_back": 1, "record_action": 2}
+    expected |= {"reopen_case": 1, "confirm_closure": 1, "notify": 8}
+
+    def completed_tasks() -> Counter[str]:
+        runs = prefect.task_runs(run["id"])
+        return Counter(t["name"].rsplit("-", 1)[0] for t in runs if t["state_name"] == "Completed")
+
+    wait_until(lambda: completed_tasks() == expected, timeout=30, what=f"task runs {expected}")
 
     mails = mails_about(stack.instance / "mail", number)
     assert [to for to, _ in mails] == [
