@@ -1,4 +1,4 @@
-"""The launch server forks Prefect's engine entrypoint with the client's arguments, streams and exit status."""
+"""The launch server forks Prefect's engine with the client's arguments, streams and exit status."""
 
 from __future__ import annotations
 
