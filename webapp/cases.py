@@ -22,6 +22,7 @@ from models.casework import (
     may_act,
     officers_for,
     open_case,
+    open_cases,
     queue_for,
 )
 from models.lifecycle import InvalidTransition, allowed_actions
@@ -88,6 +89,13 @@ def index() -> Response:
 def queue() -> str:
     cases = queue_for(get_session(), current_user)
     return render_template("cases/queue.html", cases=cases)
+
+
+@bp.route("/cases")
+@roles_required(Role.dm, Role.collector, Role.admin)
+def overview() -> str:
+    """All open cases, whoever they wait on, oldest first."""
+    return render_template("cases/overview.html", cases=open_cases(get_session()))
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
