@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench.harness import ENGINES, WORK_LIMIT, Options
+from bench.harness import ENGINES, ROOT, WORK_LIMIT, Options
 from bench.report import Report
 
 BENCHES = ("intake", "handoff", "engine", "memory", "burst", "waiting")
@@ -26,39 +26,105 @@ def _terminate(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through every `finally`: the stacks shut down
 
 
+def context() -> str:
+    """What the figures depend on: code, machine, and how busy it was already."""
+    import platform
+    import subprocess
+
+    import prefect
+    import psutil
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    memory = psutil.virtual_memory().total / 2**30
+    return (
+        f"commit {commit.stdout.strip() or '(not a git checkout)'} in {ROOT}; {os.cpu_count()} CPUs, "
+        f"{memory:.0f} GiB; load {load()}; Python {platform.python_version()}, Prefect {prefect.__version__}"
+    )
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="*", choices=[[], *BENCHES], metavar="NAME",
-                        help=f"benchmarks to run (default: all): {', '.join(BENCHES)}")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "names",
+        nargs="*",
+        choices=[[], *BENCHES],
+        metavar="NAME",
+        help=f"benchmarks to run (default: all): {', '.join(BENCHES)}",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few minutes")
-    parser.add_argument("--postgres", action="store_true",
-                        help="app and Prefect databases on PostgreSQL (databases bench_app, bench_prefect)")
-    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", Options.pg_url),
-                        help="PostgreSQL server to create them on (trust auth)")
-    parser.add_argument("--engine", choices=ENGINES, default="worker",
-                        help="what runs the flows (the engine benchmark always measures both)")
-    parser.add_argument("--work-limit", type=int, default=WORK_LIMIT,
-                        help="flow runs at once on the worker or serve (scripts/stack.py: 20)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="app and Prefect databases on PostgreSQL (databases bench_app, bench_prefect)",
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL", Options.pg_url),
+        help="PostgreSQL server to create them on (trust auth)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="worker",
+        help="what runs the flows (the engine benchmark always measures both)",
+    )
+    parser.add_argument(
+        "--work-limit",
+        type=int,
+        default=WORK_LIMIT,
+        help="flow runs at once on the worker or serve (scripts/stack.py: 20)",
+    )
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers, as scripts/stack.py")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the stack's processes, to measure a setting (repeatable)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep each stack's instance folder (logs, mail)")
     parser.add_argument("--json", type=Path, help="also append the JSON lines to this file")
     args = parser.parse_args(argv)
-    options = Options(quick=args.quick, postgres=args.postgres, engine=args.engine, keep=args.keep,
-                      web_workers=args.web_workers, work_limit=args.work_limit, pg_url=args.pg_url)
+    if any("=" not in e for e in args.env):
+        parser.error("--env takes KEY=VALUE")
+    options = Options(
+        quick=args.quick,
+        postgres=args.postgres,
+        engine=args.engine,
+        keep=args.keep,
+        web_workers=args.web_workers,
+        work_limit=args.work_limit,
+        pg_url=args.pg_url,
+        env=tuple(tuple(e.split("=", 1)) for e in args.env),
+    )  # type: ignore[misc]
     signal.signal(signal.SIGTERM, _terminate)
     report = Report(db=options.db, json_file=args.json)
+    report.note(context())
     failed = []
     for name in args.names or BENCHES:
         started = time.monotonic()
-        print(f"# === {name} ({'quick' if options.quick else 'full'}, {options.db}, engine {options.engine}, limit {options.work_limit})",
-              flush=True)
+        size = "quick" if options.quick else "full"
+        print(
+            f"# === {name} ({size}, {options.db}, engine {options.engine}, limit {options.work_limit}, "
+            f"env {dict(options.env)})",
+            flush=True,
+        )
         try:
             importlib.import_module(f"bench.{name}").run(options, report)
         except Exception:  # noqa: BLE001 - report it, go on with the next benchmark
             traceback.print_exc()
             failed.append(name)
-        print(f"# {name} took {time.monotonic() - started:.0f} s", flush=True)
+        print(
+            f"# {name} took {time.monotonic() - started:.0f} s; load now "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+            flush=True,
+        )
         report.print_table(name)
     print("\n# all figures", flush=True)
     report.print_table()

@@ -45,26 +45,46 @@ def floor_burst(stack: BenchStack, count: int, seconds: float, deadline: float) 
     for i in range(count):
         time.sleep(max(0.0, start + i * seconds / count - time.time()))
         name = f"floor-burst-{i}"
-        created[api.create_run(deployment, {"case_id": i, "case_number": name, "event_id": 0}, name)] = time.time()
+        created[api.create_run(deployment, {"case_id": i, "case_number": name, "event_id": 0}, name)] = (
+            time.time()
+        )
     ids = list(created)
     reached: dict[str, float] = {}
     while len(reached) < len(ids) and time.time() - start < deadline:
         time.sleep(1)
         reached.update(api.at_step([i for i in ids if i not in reached], 0))
     all_out = max(reached.values()) - start if len(reached) == len(ids) else float("nan")
+    stragglers(stack, [i for i in ids if i not in reached])
     return [reached[i] - created[i] for i in reached], all_out
+
+
+def stragglers(stack: BenchStack, run_ids: list[str]) -> None:
+    """Print where runs that never got there stand, and keep the stack's logs."""
+    if not run_ids:
+        return
+    stack.keep = True
+    for run in stack.prefect.runs({"id": {"any_": run_ids[:50]}}):
+        state = run["state"] or {}
+        print(f"# straggler {run['name']}: {state.get('name')} {state.get('message') or ''}", flush=True)
 
 
 def _settle(stack: BenchStack) -> None:
     """Wait until the engine runs no flow (its tree is just itself), at most a minute."""
     end = time.monotonic() + 60
-    while time.monotonic() < end and snapshot(stack.pids(stack.engine)).count.get(stack.engine, 1) > 1:
+    engine = stack.engine_names
+    while time.monotonic() < end and sum(snapshot(stack.pids(*engine)).count.values()) > len(engine):
         time.sleep(1)
     time.sleep(3)
 
 
-async def app_burst(stack: BenchStack, count: int, seconds: float, deadline: float,
-                    floor_times: tuple[list[float], float], report: Report) -> None:
+async def app_burst(
+    stack: BenchStack,
+    count: int,
+    seconds: float,
+    deadline: float,
+    floor_times: tuple[list[float], float],
+    report: Report,
+) -> None:
     floor, floor_all_out = floor_times
     users = [WebUser(stack.stack.web_url, "operator") for _ in range(OPERATORS)]
     await asyncio.gather(*(u.login(stack.password) for u in users))
@@ -100,25 +120,56 @@ async def app_burst(stack: BenchStack, count: int, seconds: float, deadline: flo
     out = [a - sent[n] for n, a in arrived.items() if a is not None]
     all_out = max((a for a in arrived.values() if a), default=float("nan")) - start
     lost = sum(1 for a in arrived.values() if a is None)
+    if lost:  # (an empty any_ filters nothing)
+        lost_runs = stack.prefect.runs({"name": {"any_": [n for n, a in arrived.items() if a is None][:50]}})
+        stragglers(stack, [str(r["id"]) for r in lost_runs])
     twice = sum(1 for n in numbers if watcher.count(n, "dm") > 1)
-    runs = Counter(str(r["name"]) for r in stack.prefect.runs(
-        {"deployment_id": {"any_": [stack.prefect.deployment_id(stack.app_deployment)]}}))
+    runs = Counter(
+        str(r["name"])
+        for r in stack.prefect.runs(
+            {"deployment_id": {"any_": [stack.prefect.deployment_id(stack.app_deployment)]}}
+        )
+    )
     not_one = sum(1 for n in numbers if runs.get(n, 0) != 1)
     tag = f"[{count} in {seconds:.0f} s, {stack.engine}]"
-    report.add(NAME, f"all DM mails out after {tag}", all_out if not lost else float("inf"), "s",
-               floor=floor_all_out, goal=GOAL_ALL_OUT)
+    report.add(
+        NAME,
+        f"all DM mails out after {tag}",
+        all_out if not lost else float("inf"),
+        "s",
+        floor=floor_all_out,
+        goal=GOAL_ALL_OUT,
+    )
     report.add(NAME, f"submit->DM mail p50 {tag}", percentile(out, 50), "s", floor=percentile(floor, 50))
     report.add(NAME, f"submit->DM mail p95 {tag}", percentile(out, 95), "s", floor=percentile(floor, 95))
     report.add(NAME, f"submissions took {tag}", span, "s", goal=f"<= {seconds * 1.1:.0f}")
-    report.add(NAME, f"5xx responses {tag}", sum(1 for t in submitted if t.status >= 500 or t.status == 0),
-               "requests", goal="== 0")
-    report.add(NAME, f"other failed submissions {tag}",
-               sum(1 for t in submitted if t.status != 302 and 0 < t.status < 500), "requests", goal="== 0")
+    report.add(
+        NAME,
+        f"5xx responses {tag}",
+        sum(1 for t in submitted if t.status >= 500 or t.status == 0),
+        "requests",
+        goal="== 0",
+    )
+    report.add(
+        NAME,
+        f"other failed submissions {tag}",
+        sum(1 for t in submitted if t.status != 302 and 0 < t.status < 500),
+        "requests",
+        goal="== 0",
+    )
     report.add(NAME, f"cases without DM mail {tag}", lost, "cases", goal="== 0")
     report.add(NAME, f"cases with DM mail twice {tag}", twice, "cases", goal="== 0")
     report.add(NAME, f"cases without exactly one flow run {tag}", not_one, "cases", goal="== 0")
     report.add(NAME, f"stack CPU during burst {tag}", 100 * cpu.total_cpu() / cpu.at, "% of a core")
+    locked = stack.log_count("prefect-server", "database is locked")
+    report.add(NAME, f"Prefect server 'database is locked' errors {tag}", locked, "errors")
     report.add(NAME, f"peak processes {tag}", sampler.peaks.total_count, "processes")
     report.add(NAME, f"peak RSS, whole stack {tag}", sampler.peaks.total_rss / MB, "MB")
-    report.add(NAME, f"POST p95 during burst {tag}", 1000 * percentile([t.seconds for t in submitted], 95), "ms",
-               goal="<= 50")
+    report.add(NAME, f"peak PSS, whole stack {tag}", sampler.peaks.total_pss / MB, "MB")
+    report.add(
+        NAME,
+        f"POST p95 during burst {tag}",
+        1000 * percentile([t.seconds for t in submitted], 95),
+        "ms",
+        goal="<= 50",
+    )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from bench.cases import app_case, floor_case
 from bench.harness import ENGINES, BenchStack, Options
-from bench.procs import Snapshot, snapshot
+from bench.procs import MB, Snapshot, snapshot
 from bench.report import Report
 from bench.web import MailWatcher, log_in
 
@@ -46,7 +46,8 @@ class Phase:
 
 
 def engine_components(stack: BenchStack) -> set[str]:
-    return {"prefect-server", stack.engine, "dispatcher"}
+    # The launch server's forked flow-run processes are its children, not the worker's.
+    return {"prefect-server", "dispatcher", *stack.engine_names}
 
 
 def run(options: Options, report: Report) -> None:
@@ -73,6 +74,7 @@ async def _measure(stack: BenchStack, cases: int, idle_seconds: float, report: R
         before = snapshot(pids)
         time.sleep(idle_seconds)
         idle_delta = snapshot(pids) - before
+        idle_rss = idle_delta.rss
         idle = {k: v / idle_delta.at for k, v in idle_delta.cpu.items()}
 
         before = snapshot(pids)
@@ -100,11 +102,20 @@ async def _measure(stack: BenchStack, cases: int, idle_seconds: float, report: R
     report.add(NAME, f"CPU per case, net of idle {tag}", net_app, "CPU-s", floor=net_floor)
     report.add(NAME, f"net CPU ratio case/floor {tag}", net_app / net_floor, "x", floor=1.0, goal=GOAL_RATIO)
     for component in sorted(core) + list(SIDE):
-        report.add(NAME, f"  {component} net CPU per case {tag}", app.per_case({component}, idle), "CPU-s",
-                   floor=floor.per_case({component}, idle))
+        report.add(
+            NAME,
+            f"  {component} net CPU per case {tag}",
+            app.per_case({component}, idle),
+            "CPU-s",
+            floor=floor.per_case({component}, idle),
+        )
     report.add(NAME, f"wall time per case {tag}", app.wall / cases, "s", floor=floor.wall / cases)
-    report.note(f"{engine}: idle CPU by component (% of a core): "
-                + ", ".join(f"{k} {100 * v:.1f}" for k, v in sorted(idle.items())))
+    report.add(NAME, f"idle RSS, {engine} process {tag}", idle_rss[engine] / MB, "MB")
+    report.add(NAME, f"idle RSS, whole stack {tag}", sum(idle_rss.values()) / MB, "MB")
+    report.note(
+        f"{engine}: idle CPU by component (% of a core): "
+        + ", ".join(f"{k} {100 * v:.1f}" for k, v in sorted(idle.items()))
+    )
     return net_app
 
 

@@ -44,8 +44,10 @@ async def _run(stack: BenchStack, cases: int, report: Report) -> None:
         for i in range(cases):
             app.append(await app_case(stack, users, watcher, str(i)))
             floor.append(floor_case(stack, floor_id, f"floor-{i}"))
-            print(f"# case {i + 1}/{cases}: " + ", ".join(f"{k} {v:.2f}s" for k, v in app[-1].mail.items()),
-                  flush=True)
+            print(
+                f"# case {i + 1}/{cases}: " + ", ".join(f"{k} {v:.2f}s" for k, v in app[-1].mail.items()),
+                flush=True,
+            )
     finally:
         for user in users.values():
             await user.close()
@@ -54,10 +56,20 @@ async def _run(stack: BenchStack, cases: int, report: Report) -> None:
         mails = [c.mail[kind] for c in app]
         floors = [c.suspended[kind] for c in floor]
         for p in (50, 95):
-            report.add(NAME, f"{label} p{p} [{engine}, n={cases}]", percentile(mails, p), "s",
-                       floor=percentile(floors, p), goal=GOAL_P95 if p == 95 and kind != "confirm" else None)
+            report.add(
+                NAME,
+                f"{label} p{p} [{engine}, n={cases}]",
+                percentile(mails, p),
+                "s",
+                floor=percentile(floors, p),
+                goal=GOAL_P95 if p == 95 and kind != "confirm" else None,
+            )
     for kind, label in LABELS.items():
         step = label.split("->")[0]
-        report.add(NAME, f"{step}->run suspended again p95 [{engine}]",
-                   percentile([c.suspended[kind] for c in app], 95), "s",
-                   floor=percentile([c.suspended[kind] for c in floor], 95))
+        report.add(
+            NAME,
+            f"{step}->run suspended again p95 [{engine}]",
+            percentile([c.suspended[kind] for c in app], 95),
+            "s",
+            floor=percentile([c.suspended[kind] for c in floor], 95),
+        )

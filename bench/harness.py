@@ -9,6 +9,7 @@ flow-run processes the worker started in sessions of their own.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -22,13 +23,17 @@ from typing import Any, TypeVar
 import httpx
 import psutil
 import psycopg
+import yaml
 from sqlalchemy.engine import make_url
 
 from bench.procs import tree
 from scripts.stack import BIN, ROOT, Stack, wait_for
 
 T = TypeVar("T")
-APP_DEPLOYMENT = {"worker": "complaint-lifecycle/complaint-lifecycle", "serve": "complaint-lifecycle/bench-serve"}
+APP_DEPLOYMENT = {
+    "worker": "complaint-lifecycle/complaint-lifecycle",
+    "serve": "complaint-lifecycle/bench-serve",
+}
 FLOOR_DEPLOYMENT = {"worker": "bench-floor/bench-floor", "serve": "bench-floor/bench-serve"}
 ENGINES = ("worker", "serve")
 WORK_LIMIT = 20  # concurrent flow runs, as scripts/stack.py gives the worker
@@ -43,6 +48,7 @@ class Options:
     web_workers: int = 2
     work_limit: int = WORK_LIMIT
     pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    env: tuple[tuple[str, str], ...] = ()  # extra environment for every process of the stack
 
     @property
     def db(self) -> str:
@@ -77,8 +83,13 @@ def create_database(base_url: str, name: str, driver: str) -> str:
     users = [url.username] if url.username else ["postgres", "root"]
     for user in users:
         try:
-            with psycopg.connect(host=url.host or "127.0.0.1", port=url.port or 5432, user=user,
-                                 dbname="postgres", autocommit=True) as conn:
+            with psycopg.connect(
+                host=url.host or "127.0.0.1",
+                port=url.port or 5432,
+                user=user,
+                dbname="postgres",
+                autocommit=True,
+            ) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 conn.execute(f'CREATE DATABASE "{name}"')
             break
@@ -86,7 +97,8 @@ def create_database(base_url: str, name: str, driver: str) -> str:
             if user == users[-1]:
                 raise
     return url.set(database=name, drivername=f"postgresql+{driver}", username=user).render_as_string(
-        hide_password=False)
+        hide_password=False
+    )
 
 
 class PrefectApi:
@@ -97,6 +109,7 @@ class PrefectApi:
     def __init__(self, api_url: str) -> None:
         self.http = httpx.Client(base_url=api_url, timeout=30)
         self.retried = 0
+        self.rejected = 0
 
     def close(self) -> None:
         self.http.close()
@@ -122,15 +135,29 @@ class PrefectApi:
     def run(self, run_id: str) -> dict[str, Any]:
         return dict(self._json("GET", f"/flow_runs/{run_id}"))
 
-    def resume(self, run_id: str, run_input: dict[str, Any]) -> str:
-        return str(self._json("POST", f"/flow_runs/{run_id}/resume", json={"run_input": run_input})["status"])
+    def resume(self, run_id: str, run_input: dict[str, Any], timeout: float = 30) -> None:
+        """Resume a suspended run, retrying a REJECT as the dispatcher does (NotReady).
+
+        suspend_flow_run sets the Paused state before it saves the input schema, so a
+        resume right after the run turned Paused can be rejected: "Run input schema not found".
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self._json("POST", f"/flow_runs/{run_id}/resume", json={"run_input": run_input})
+            if result["status"] == "ACCEPT":
+                return
+            self.rejected += 1
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"resume of {run_id}: {result['status']} {result.get('details')}")
+            time.sleep(0.1)
 
     def runs(self, flow_runs: dict[str, Any]) -> list[dict[str, Any]]:
         """Every run matching a flow_runs filter (paged)."""
         found: list[dict[str, Any]] = []
         while True:
-            page = self._json("POST", "/flow_runs/filter",
-                              json={"flow_runs": flow_runs, "limit": 200, "offset": len(found)})
+            page = self._json(
+                "POST", "/flow_runs/filter", json={"flow_runs": flow_runs, "limit": 200, "offset": len(found)}
+            )
             found.extend(page)
             if len(page) < 200:
                 return found
@@ -146,7 +173,7 @@ class PrefectApi:
         """Runs (of run_ids) suspended at decision-<step> (None: completed) -> when they got there."""
         reached: dict[str, float] = {}
         for i in range(0, len(run_ids), 200):
-            for run in self.runs({"id": {"any_": run_ids[i:i + 200]}}):
+            for run in self.runs({"id": {"any_": run_ids[i : i + 200]}}):
                 state = run["state"] or {}
                 if step is None:
                     ok = state.get("type") == "COMPLETED"
@@ -159,6 +186,7 @@ class PrefectApi:
 
     def wait_step(self, run_id: str, step: int | None, timeout: float, every: float = 0.1) -> float:
         """Wait until the run is suspended at decision-<step> (None: completed); return time.time()."""
+
         def reached() -> bool:
             state = self.run(run_id)["state"] or {}
             if state.get("type") in ("FAILED", "CRASHED", "CANCELLED"):
@@ -167,6 +195,7 @@ class PrefectApi:
                 return bool(state.get("type") == "COMPLETED")
             details = state.get("state_details") or {}
             return state.get("type") == "PAUSED" and details.get("pause_key") == f"decision-{step}"
+
         wait_until(reached, timeout, every, what=f"run {run_id} at step {step}")
         return time.time()
 
@@ -174,8 +203,9 @@ class PrefectApi:
 class BenchStack:
     """One stack on free ports, in a temporary instance folder, with the engine chosen."""
 
-    def __init__(self, bench: str, options: Options, engine: str | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, bench: str, options: Options, engine: str | None = None, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.options = options
         self.engine = engine or options.engine
         if self.engine not in ENGINES:
@@ -191,15 +221,23 @@ class BenchStack:
             "CONTROL_ROOM_DEPLOYMENT": APP_DEPLOYMENT[self.engine],
             # The serve runner polls as often as scripts/stack.py makes the worker poll.
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+            **dict(options.env),
             **(extra_env or {}),
         }
         self.stack = Stack(
-            instance=self.instance, database_url=database_url, prefect_database_url=prefect_database_url,
-            web_port=free_port(), prefect_port=free_port(), smtp_port=free_port(), demo=True,
-            web_workers=options.web_workers, extra_env=env,
+            instance=self.instance,
+            database_url=database_url,
+            prefect_database_url=prefect_database_url,
+            web_port=free_port(),
+            prefect_port=free_port(),
+            smtp_port=free_port(),
+            demo=True,
+            web_workers=options.web_workers,
+            extra_env=env,
         )
         self.prefect = PrefectApi(self.stack.api_url)
         self.ok = False
+        self.keep = options.keep  # keep the instance folder (set when something looks wrong)
 
     @property
     def app_deployment(self) -> str:
@@ -219,7 +257,9 @@ class BenchStack:
 
     def pids(self, *names: str) -> dict[str, int]:
         """Live components by name (all of them when no names are given)."""
-        return {n: p.pid for n, p in self.stack.procs.items() if (not names or n in names) and p.poll() is None}
+        return {
+            n: p.pid for n, p in self.stack.procs.items() if (not names or n in names) and p.poll() is None
+        }
 
     def start(self) -> BenchStack:
         s = self.stack
@@ -231,21 +271,54 @@ class BenchStack:
         s.start_prefect_server()
         if self.engine == "worker":
             s.deploy()
-            s.run(prefect, "--no-prompt", "deploy", "--all", "--prefect-file", "bench/prefect.yaml")
+            s.run(
+                prefect, "--no-prompt", "deploy", "--all", "--prefect-file", str(self._floor_prefect_file())
+            )
+            if getattr(s, "launcher", False):  # the warm launch server, where the Stack has one
+                s.start_launcher()
             if self.options.work_limit == WORK_LIMIT:
                 s.start_worker()
             else:  # as Stack.start_worker, with another limit
-                s.spawn("worker", prefect, "worker", "start", "--pool", "control-room", "--type", "process",
-                        "--limit", str(self.options.work_limit))
+                s.spawn(
+                    "worker",
+                    prefect,
+                    "worker",
+                    "start",
+                    "--pool",
+                    "control-room",
+                    "--type",
+                    "process",
+                    "--limit",
+                    str(self.options.work_limit),
+                )
         else:
             s.spawn("serve", sys.executable, "-m", "bench.serve", "--limit", str(self.options.work_limit))
         for name in (self.app_deployment, self.floor_deployment):
             wait_until(lambda n=name: self._has_deployment(n), 120, 0.5, f"deployment {name}")
         s.start_dispatcher()
         s.start_web()
-        print(f"# stack up: {s.web_url} (Prefect {s.api_url}), engine={self.engine}, "
-              f"limit={self.options.work_limit}, db={self.options.db}, instance={self.instance}", flush=True)
+        print(
+            f"# stack up: {s.web_url} (Prefect {s.api_url}), engine={self.engine}, "
+            f"limit={self.options.work_limit}, db={self.options.db}, instance={self.instance}",
+            flush=True,
+        )
         return self
+
+    @property
+    def engine_names(self) -> list[str]:
+        """The processes that run flows: the worker or serve, and the launch server if any."""
+        return [n for n in (self.engine, "launcher") if n in self.stack.procs]
+
+    def _floor_prefect_file(self) -> Path:
+        """bench/prefect.yaml with the job variables of the root prefect.yaml's deployment, so they match."""
+        root = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+        job_variables = root["deployments"][0]["work_pool"].get("job_variables", {})
+        floor = yaml.safe_load((ROOT / "bench" / "prefect.yaml").read_text())
+        for deployment in floor["deployments"]:
+            deployment["work_pool"]["job_variables"] = job_variables
+        path = self.instance / "bench-prefect.yaml"
+        path.write_text(yaml.safe_dump(floor, sort_keys=False))
+        return path
 
     def _has_deployment(self, name: str) -> bool:
         proc = self.stack.procs.get("serve")
@@ -257,11 +330,28 @@ class BenchStack:
         except httpx.HTTPError:
             return False
 
+    def log_count(self, name: str, text: str) -> int:
+        """How many lines of a component's log contain text."""
+        log = self.instance / "logs" / f"{name}.log"
+        if not log.exists():
+            return 0
+        with log.open(encoding="utf-8", errors="replace") as fh:
+            return sum(1 for line in fh if text in line)
+
     def restart_prefect_server(self) -> None:
         self.stack.start_prefect_server()
         wait_for(f"{self.stack.api_url}/health", 90)
 
     def shutdown(self) -> None:
+        # A second Ctrl-C or SIGTERM must not cut the shutdown short: that leaves the stack running.
+        saved = [(sig, signal.signal(sig, signal.SIG_IGN)) for sig in (signal.SIGINT, signal.SIGTERM)]
+        try:
+            self._shutdown()
+        finally:
+            for sig, handler in saved:
+                signal.signal(sig, handler)
+
+    def _shutdown(self) -> None:
         # Flow runs started by the worker or serve live in sessions of their own, so
         # stopping the engine's process group leaves them running: end them by pid.
         leftovers = [p for pid in self.pids().values() for p in tree(pid)]
@@ -274,7 +364,7 @@ class BenchStack:
                     proc.kill()
             except psutil.Error:
                 pass
-        if self.ok and not self.options.keep:
+        if self.ok and not self.keep:
             shutil.rmtree(self.instance, ignore_errors=True)
         else:
             print(f"# kept {self.instance} (logs in {self.instance / 'logs'})", flush=True)

@@ -44,6 +44,8 @@ class Level:
     failed: int = 0  # answers other than the redirect to the new case
     server_errors: int = 0  # 5xx
     wall: float = 0.0
+    web_cpu: float = 0.0  # CPU seconds of the web app (all gunicorn processes) during the level
+    client_cpu: float = 0.0  # CPU seconds of this process's HTTP clients during the level
 
 
 def sizes(quick: bool) -> dict[int, int]:
@@ -65,15 +67,19 @@ async def _run(stack: BenchStack, options: Options, report: Report) -> None:
         await _level(clients[:10], 20, limit)  # warm-up, unmeasured
         for condition in ("idle", "stopped", "busy"):
             _enter(stack, condition)
-            prefect_side = stack.pids("prefect-server", stack.engine, "dispatcher")
+            prefect_side = stack.pids("prefect-server", "dispatcher", *stack.engine_names)
             before = snapshot(prefect_side)
             for c in LEVELS:
+                web, client = snapshot(stack.pids("web")), time.process_time()
                 level = await _level(clients[:c], sizes(options.quick)[c], limit)
+                level.web_cpu = (snapshot(stack.pids("web")) - web).total_cpu()
+                level.client_cpu = time.process_time() - client
                 inserts = floor.measure(c, min(sizes(options.quick)[c], 500))
                 _report(report, f"{condition}, c={c}", level, inserts)
             spent = snapshot(prefect_side) - before
-            report.add(NAME, f"Prefect side CPU while {condition}", 100 * spent.total_cpu() / spent.at,
-                       "% of a core")
+            report.add(
+                NAME, f"Prefect side CPU while {condition}", 100 * spent.total_cpu() / spent.at, "% of a core"
+            )
     finally:
         await asyncio.gather(*(c.close() for c in clients))
         floor.close()
@@ -89,10 +95,11 @@ def _enter(stack: BenchStack, condition: str) -> None:
         time.sleep(2)
     else:
         stack.restart_prefect_server()
-        engine = stack.pids(stack.engine)
+        engine = stack.pids(*stack.engine_names)
         # Busy: the engine is running flow runs (its tree has children beyond itself).
         try:
-            wait_until(lambda: sum(len(tree(p)) for p in engine.values()) >= 4, 90, 0.5, "flow runs")
+            busy = len(engine) + 2  # two flow runs (with a launcher: a client and a fork each)
+            wait_until(lambda: sum(len(tree(p)) for p in engine.values()) >= busy, 90, 0.5, "flow runs")
         except TimeoutError:
             print("# warning: the engine did not get busy", flush=True)
 
@@ -128,12 +135,28 @@ async def _level(clients: list[WebUser], requests: int, limit: float) -> Level:
 def _report(report: Report, tag: str, level: Level, floor: Level) -> None:
     ms = 1000.0
     for p in (50, 95, 99):
-        report.add(NAME, f"POST p{p} [{tag}]", ms * percentile(level.post, p), "ms",
-                   floor=ms * percentile(floor.post, p), goal=GOAL_P95_MS if p == 95 else None)
-    report.add(NAME, f"throughput [{tag}]", len(level.post) / level.wall, "cases/s",
-               floor=len(floor.post) / floor.wall)
+        report.add(
+            NAME,
+            f"POST p{p} [{tag}]",
+            ms * percentile(level.post, p),
+            "ms",
+            floor=ms * percentile(floor.post, p),
+            goal=GOAL_P95_MS if p == 95 else None,
+        )
+    report.add(
+        NAME,
+        f"throughput [{tag}]",
+        len(level.post) / level.wall,
+        "cases/s",
+        floor=len(floor.post) / floor.wall,
+    )
     report.add(NAME, f"GET form p95 [{tag}]", ms * percentile(level.get, 95), "ms")
-    report.add(NAME, f"failed POSTs [{tag}] ({level.server_errors} 5xx)", level.failed, "requests", goal="== 0")
+    cases = max(1, len(level.post))
+    report.add(NAME, f"web app CPU per case, GET+POST [{tag}]", ms * level.web_cpu / cases, "CPU-ms")
+    report.add(NAME, f"bench client CPU per case [{tag}]", ms * level.client_cpu / cases, "CPU-ms")
+    report.add(
+        NAME, f"failed POSTs [{tag}] ({level.server_errors} 5xx)", level.failed, "requests", goal="== 0"
+    )
 
 
 class FloorInserts:
@@ -143,9 +166,19 @@ class FloorInserts:
         self.url = url
         metadata = MetaData()
         self.table = Table(
-            "bench_floor_cases", metadata,
-            *(Column(c.name, c.type, primary_key=c.primary_key, unique=bool(c.unique), index=bool(c.index),
-                     nullable=c.nullable) for c in Case.__table__.columns),
+            "bench_floor_cases",
+            metadata,
+            *(
+                Column(
+                    c.name,
+                    c.type,
+                    primary_key=c.primary_key,
+                    unique=bool(c.unique),
+                    index=bool(c.index),
+                    nullable=c.nullable,
+                )
+                for c in Case.__table__.columns
+            ),
         )
         Index("ix_bench_floor_cases_state_since", self.table.c.state, self.table.c.state_since)
         self.engine = self._engine(max(LEVELS))
@@ -162,11 +195,21 @@ class FloorInserts:
     def row(self) -> dict[str, object]:
         now = datetime.now(UTC)
         return {
-            "number": f"FLOOR-{secrets.token_hex(6)}", "intake_token": secrets.token_urlsafe(24),
-            "caller_name": "Bench caller", "phone": "+919876543210", "village_id": 1, "category_id": 1,
-            "description": "Needs a hospital bed (benchmark)", "priority": "normal",
-            "state": "awaiting_assignment", "decisions": 0, "officer_id": None, "created_by_id": 1,
-            "created_at": now, "state_since": now, "flow_run_id": None,
+            "number": f"FLOOR-{secrets.token_hex(6)}",
+            "intake_token": secrets.token_urlsafe(24),
+            "caller_name": "Bench caller",
+            "phone": "+919876543210",
+            "village_id": 1,
+            "category_id": 1,
+            "description": "Needs a hospital bed (benchmark)",
+            "priority": "normal",
+            "state": "awaiting_assignment",
+            "decisions": 0,
+            "officer_id": None,
+            "created_by_id": 1,
+            "created_at": now,
+            "state_since": now,
+            "flow_run_id": None,
         }
 
     def measure(self, threads: int, inserts: int) -> Level:

@@ -47,34 +47,66 @@ async def _run(stack: BenchStack, k: int, report: Report) -> None:
             await user.close()
 
     tag = f"[{stack.engine}]"
-    prefect_own = {"prefect-server", stack.engine}
+    prefect_own = {"prefect-server", *stack.engine_names}
+    # Flow runs are children of the launch server where there is one, else of the worker or serve.
+    runner = "launcher" if "launcher" in stack.engine_names else stack.engine
     for name in sorted(idle.rss):
         report.add(NAME, f"idle RSS {name} ({idle.count[name]} processes) {tag}", idle.rss[name] / MB, "MB")
-    report.add(NAME, f"idle RSS whole stack {tag}", sum(idle.rss.values()) / MB, "MB",
-               floor=sum(v for n, v in idle.rss.items() if n in prefect_own) / MB, goal=GOAL_IDLE_MB)
+    report.add(
+        NAME,
+        f"idle RSS whole stack {tag}",
+        sum(idle.rss.values()) / MB,
+        "MB",
+        floor=sum(v for n, v in idle.rss.items() if n in prefect_own) / MB,
+        goal=GOAL_IDLE_MB,
+    )
+    report.add(NAME, f"idle PSS whole stack (shared pages split) {tag}", sum(idle.pss.values()) / MB, "MB")
     load = f"[{k} cases at once, {stack.engine}, limit {stack.options.work_limit}]"
-    report.add(NAME, f"peak RSS whole stack {load}", app.peaks.total_rss / MB, "MB",
-               floor=floor.peaks.total_rss / MB)
-    report.add(NAME, f"peak RSS of one flow-run process {load}", app.peaks.child[stack.engine] / MB, "MB",
-               floor=floor.peaks.child[stack.engine] / MB)
-    report.add(NAME, f"peak flow-run processes at once {load}", app.peaks.count[stack.engine] - 1, "processes",
-               floor=floor.peaks.count[stack.engine] - 1)
+    report.add(
+        NAME, f"peak RSS whole stack {load}", app.peaks.total_rss / MB, "MB", floor=floor.peaks.total_rss / MB
+    )
+    report.add(
+        NAME, f"peak PSS whole stack {load}", app.peaks.total_pss / MB, "MB", floor=floor.peaks.total_pss / MB
+    )
+    report.add(
+        NAME,
+        f"peak RSS of one flow-run process {load}",
+        app.peaks.child[runner] / MB,
+        "MB",
+        floor=floor.peaks.child[runner] / MB,
+    )
+    report.add(
+        NAME,
+        f"peak flow-run processes at once {load}",
+        app.peaks.count[runner] - 1,
+        "processes",
+        floor=floor.peaks.count[runner] - 1,
+    )
     for name in sorted(app.peaks.rss):
-        report.add(NAME, f"peak RSS {name} {load}", app.peaks.rss[name] / MB, "MB",
-                   floor=floor.peaks.rss.get(name, 0) / MB)
+        report.add(
+            NAME,
+            f"peak RSS {name} {load}",
+            app.peaks.rss[name] / MB,
+            "MB",
+            floor=floor.peaks.rss.get(name, 0) / MB,
+        )
     _note(report, "floor", floor.peaks)
     _note(report, "app", app.peaks)
 
 
 def _note(report: Report, label: str, peaks: Peaks) -> None:
-    report.note(f"{label} peaks from {peaks.samples} samples: "
-                + ", ".join(f"{n} {peaks.rss[n] / MB:.0f} MB/{peaks.count[n]} procs" for n in sorted(peaks.rss)))
+    report.note(
+        f"{label} peaks from {peaks.samples} samples: "
+        + ", ".join(f"{n} {peaks.rss[n] / MB:.0f} MB/{peaks.count[n]} procs" for n in sorted(peaks.rss))
+    )
 
 
 def _floor_load(stack: BenchStack, floor_id: str, k: int) -> None:
     api = stack.prefect
-    ids = [api.create_run(floor_id, {"case_id": i, "case_number": f"floor-{i}", "event_id": 0}, f"floor-{i}")
-           for i in range(k)]
+    ids = [
+        api.create_run(floor_id, {"case_id": i, "case_number": f"floor-{i}", "event_id": 0}, f"floor-{i}")
+        for i in range(k)
+    ]
     _wait_all(stack, ids, 0)
     for step, run_input in enumerate(FLOOR_INPUTS, start=1):
         for run_id in ids:
@@ -99,5 +131,9 @@ def _runs(stack: BenchStack, numbers: list[str]) -> dict[str, str] | None:
 
 
 def _wait_all(stack: BenchStack, ids: list[str], step: int | None) -> None:
-    wait_until(lambda: len(stack.prefect.at_step(ids, step)) == len(ids), 600, 0.5,
-               what=f"{len(ids)} runs at step {step}")
+    wait_until(
+        lambda: len(stack.prefect.at_step(ids, step)) == len(ids),
+        600,
+        0.5,
+        what=f"{len(ids)} runs at step {step}",
+    )

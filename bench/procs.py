@@ -44,6 +44,16 @@ def rss_bytes(proc: psutil.Process) -> int:
         return 0
 
 
+def pss_bytes(proc: psutil.Process) -> int:
+    """Proportional set size: shared pages (a forked flow run's) split among their sharers."""
+    try:
+        return int(proc.memory_full_info().pss)
+    except (psutil.AccessDenied, AttributeError):
+        return rss_bytes(proc)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return 0
+
+
 @dataclass
 class Snapshot:
     at: float
@@ -51,13 +61,17 @@ class Snapshot:
     count: dict[str, int]  # component -> live processes
     rss: dict[str, int]  # component -> bytes, whole tree
     biggest: dict[str, int]  # component -> bytes of its largest process
+    pss: dict[str, int] = field(default_factory=dict)  # component -> bytes, whole tree
 
     def __sub__(self, earlier: Snapshot) -> Snapshot:
         """CPU used between two snapshots (counts and RSS are this snapshot's)."""
         return Snapshot(
             at=self.at - earlier.at,
             cpu={k: v - earlier.cpu.get(k, 0.0) for k, v in self.cpu.items()},
-            count=self.count, rss=self.rss, biggest=self.biggest,
+            count=self.count,
+            rss=self.rss,
+            biggest=self.biggest,
+            pss=self.pss,
         )
 
     def total_cpu(self, components: Iterable[str] | None = None) -> float:
@@ -65,9 +79,9 @@ class Snapshot:
 
 
 def snapshot(pids: Mapping[str, int]) -> Snapshot:
-    """CPU, process count and RSS of each component's tree, now."""
+    """CPU, process count and memory of each component's tree, now."""
     at = time.monotonic()
-    cpu, count, rss, biggest = {}, {}, {}, {}
+    cpu, count, rss, biggest, pss = {}, {}, {}, {}, {}
     for name, pid in pids.items():
         procs = tree(pid)
         cpu[name] = cpu_seconds(procs)
@@ -75,7 +89,8 @@ def snapshot(pids: Mapping[str, int]) -> Snapshot:
         sizes = [rss_bytes(p) for p in procs]
         rss[name] = sum(sizes)
         biggest[name] = max(sizes, default=0)
-    return Snapshot(at, cpu, count, rss, biggest)
+        pss[name] = sum(pss_bytes(p) for p in procs)
+    return Snapshot(at, cpu, count, rss, biggest, pss)
 
 
 @dataclass
@@ -87,6 +102,7 @@ class Peaks:
     child: dict[str, int] = field(default_factory=dict)  # largest descendant (a flow run, a web worker)
     count: dict[str, int] = field(default_factory=dict)
     total_rss: int = 0
+    total_pss: int = 0
     total_count: int = 0
     samples: int = 0
 
@@ -110,7 +126,7 @@ class Sampler:
         self._thread.join()
 
     def sample(self) -> None:
-        total_rss = total_count = 0
+        total_rss = total_count = total_pss = 0
         for name, pid in self.pids.items():
             procs = tree(pid)
             sizes = [rss_bytes(p) for p in procs]
@@ -120,8 +136,10 @@ class Sampler:
             p.child[name] = max(p.child.get(name, 0), max(sizes[1:], default=0))
             p.count[name] = max(p.count.get(name, 0), len(procs))
             total_rss += sum(sizes)
+            total_pss += sum(pss_bytes(proc) for proc in procs)
             total_count += len(procs)
         self.peaks.total_rss = max(self.peaks.total_rss, total_rss)
+        self.peaks.total_pss = max(self.peaks.total_pss, total_pss)
         self.peaks.total_count = max(self.peaks.total_count, total_count)
         self.peaks.samples += 1
 

@@ -47,10 +47,18 @@ class Figure:
         def num(x: float | None) -> float | None:
             return None if x is None or math.isnan(x) else round(x, 4)
 
-        return json.dumps({
-            "bench": self.bench, "metric": self.metric, "value": num(self.value), "unit": self.unit,
-            "floor": num(self.floor), "goal": self.goal, "db": db,
-        }, ensure_ascii=False)
+        return json.dumps(
+            {
+                "bench": self.bench,
+                "metric": self.metric,
+                "value": num(self.value),
+                "unit": self.unit,
+                "floor": num(self.floor),
+                "goal": self.goal,
+                "db": db,
+            },
+            ensure_ascii=False,
+        )
 
 
 @dataclass
@@ -63,8 +71,15 @@ class Report:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def add(self, bench: str, metric: str, value: float, unit: str,
-            floor: float | None = None, goal: str | None = None) -> Figure:
+    def add(
+        self,
+        bench: str,
+        metric: str,
+        value: float,
+        unit: str,
+        floor: float | None = None,
+        goal: str | None = None,
+    ) -> Figure:
         figure = Figure(bench, metric, float(value), unit, None if floor is None else float(floor), goal)
         self.figures.append(figure)
         line = figure.as_json(self.db)
@@ -83,16 +98,22 @@ class Report:
         header = ("bench", "metric", "value", "floor", "x floor", "goal", "unit", "ok")
         body = [
             (
-                f.bench, f.metric, fmt(f.value), fmt(f.floor),
+                f.bench,
+                f.metric,
+                fmt(f.value),
+                fmt(f.floor),
                 fmt(f.value / f.floor) if f.floor and f.floor > 0 and f.value >= 0 else "",
-                f.goal or "", f.unit,
+                f.goal or "",
+                f.unit,
                 {True: "yes", False: "NO", None: ""}[goal_met(f.value, f.goal)],
             )
             for f in rows
         ]
         widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
-        lines = [" | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-                 for r in [header, *body]]
+        lines = [
+            " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in [header, *body]
+        ]
         lines.insert(1, "-+-".join("-" * w for w in widths))
         return "\n".join(lines)
 

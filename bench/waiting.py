@@ -36,16 +36,36 @@ def run(options: Options, report: Report) -> None:
         waiting = _idle(pids, window)
     tag = f"[{suspended} waiting, {stack.engine}, limit {options.work_limit}]"
     empty_count = sum(empty.count.values())
-    report.add(NAME, f"processes alive {tag}", sum(waiting.count.values()), "processes",
-               floor=empty_count, goal=f"<= {empty_count}")
+    report.add(
+        NAME,
+        f"processes alive {tag}",
+        sum(waiting.count.values()),
+        "processes",
+        floor=empty_count,
+        goal=f"<= {empty_count}",
+    )
     for name in sorted(waiting.count):
-        report.add(NAME, f"  {name} processes {tag}", waiting.count[name], "processes", floor=empty.count[name])
-    report.add(NAME, f"idle stack CPU {tag}", _percent(waiting), "% of a core", floor=_percent(empty), goal="<= 10")
+        report.add(
+            NAME, f"  {name} processes {tag}", waiting.count[name], "processes", floor=empty.count[name]
+        )
+    report.add(
+        NAME, f"idle stack CPU {tag}", _percent(waiting), "% of a core", floor=_percent(empty), goal="<= 10"
+    )
     for name in sorted(waiting.cpu):
-        report.add(NAME, f"  {name} CPU {tag}", 100 * waiting.cpu[name] / waiting.at, "% of a core",
-                   floor=100 * empty.cpu[name] / empty.at)
-    report.add(NAME, f"idle stack RSS {tag}", sum(waiting.rss.values()) / MB, "MB",
-               floor=sum(empty.rss.values()) / MB)
+        report.add(
+            NAME,
+            f"  {name} CPU {tag}",
+            100 * waiting.cpu[name] / waiting.at,
+            "% of a core",
+            floor=100 * empty.cpu[name] / empty.at,
+        )
+    report.add(
+        NAME,
+        f"idle stack RSS {tag}",
+        sum(waiting.rss.values()) / MB,
+        "MB",
+        floor=sum(empty.rss.values()) / MB,
+    )
     report.add(NAME, f"cases suspended {tag}", suspended, "cases", goal=f">= {count}")
     report.add(NAME, f"time to open and suspend them all {tag}", took, "s")
 
@@ -72,6 +92,7 @@ async def _open(stack: BenchStack, count: int) -> int:
             remaining -= 1
             timed = await user.open_case("waiting")
             opened += timed.status == 302
+
     try:
         await asyncio.gather(*(operator(u) for u in users))
     finally:

@@ -44,8 +44,10 @@ class WebUser:
 
     async def login(self, password: str) -> WebUser:
         page = (await self.http.get("/login")).text
-        response = await self.http.post("/login", data={
-            "csrf_token": hidden(page, "csrf_token"), "username": self.username, "password": password})
+        response = await self.http.post(
+            "/login",
+            data={"csrf_token": hidden(page, "csrf_token"), "username": self.username, "password": password},
+        )
         if response.status_code != 302:
             raise RuntimeError(f"login of {self.username} failed: {response.status_code}")
         return self
@@ -59,9 +61,14 @@ class WebUser:
         page = (await self.http.get("/cases/new")).text
         form_seconds = time.perf_counter() - started
         data = {
-            "csrf_token": hidden(page, "csrf_token"), "token": hidden(page, "token"),
-            "caller_name": f"Bench caller {label}".strip(), "phone": "9876543210", "village": "1",
-            "category": "1", "priority": "normal", "description": "Needs a hospital bed (benchmark)",
+            "csrf_token": hidden(page, "csrf_token"),
+            "token": hidden(page, "token"),
+            "caller_name": f"Bench caller {label}".strip(),
+            "phone": "9876543210",
+            "village": "1",
+            "category": "1",
+            "priority": "normal",
+            "description": "Needs a hospital bed (benchmark)",
             **overrides,
         }
         sent_at, started = time.time(), time.perf_counter()
@@ -70,7 +77,9 @@ class WebUser:
         except httpx.HTTPError:
             return Timed(0, "", sent_at, time.perf_counter() - started, form_seconds)
         seconds = time.perf_counter() - started
-        number = response.headers.get("location", "").rsplit("/", 1)[-1] if response.status_code == 302 else ""
+        number = (
+            response.headers.get("location", "").rsplit("/", 1)[-1] if response.status_code == 302 else ""
+        )
         return Timed(response.status_code, number, sent_at, seconds, form_seconds)
 
     async def decide(self, number: str, action: str, **fields: str) -> Timed:
