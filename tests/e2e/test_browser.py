@@ -77,7 +77,7 @@ class Person:
     def close(self) -> None:
         # Leave the account in English for the other tests.
         self.page.select_option("select[name=language]", "en")
-        self.page.wait_for_load_state()
+        expect(self.page.locator("html")).to_have_attribute("lang", "en")
         self.context.close()
 
 

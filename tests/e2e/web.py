@@ -44,6 +44,10 @@ class WebUser:
             data={"csrf_token": field(page, "csrf_token"), "username": username, "password": password},
         )
         assert response.status_code == 302, response.text
+        # English whatever an earlier test (or person) chose: the checks below read English text.
+        page = self.http.get("/", follow_redirects=True).text
+        response = self.http.post("/language", data={"csrf_token": field(page, "csrf_token"), "language": "en"})
+        assert response.status_code == 302, response.text
 
     def open_case(self, **overrides: Any) -> str:
         page = self.http.get("/cases/new").text
