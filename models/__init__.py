@@ -3,11 +3,18 @@
 from models.case import Case, CaseEvent, Delivery, DeliveryStatus, Outbox, Priority
 from models.config import Settings
 from models.db import Base, get_engine, get_sessionmaker
+from models.desk import Call, CallKind
 from models.directory import Block, Category, Department, Role, User, Village
 from models.lifecycle import Action, InvalidTransition, State, Step
+from models.oversight import AuditEntry, Escalation, EscalationRung
 
 __all__ = [
     "Action",
+    "AuditEntry",
+    "Call",
+    "CallKind",
+    "Escalation",
+    "EscalationRung",
     "Base",
     "Block",
     "Case",

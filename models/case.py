@@ -21,7 +21,13 @@ class Priority(StrEnum):
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_state_since", "state", "state_since"),)
+    __table_args__ = (
+        Index("ix_cases_state_since", "state", "state_since"),
+        Index("ix_cases_created_at", "created_at"),
+        Index("ix_cases_category_created", "category_id", "created_at"),
+        Index("ix_cases_block_created", "block_id", "created_at"),
+        Index("ix_cases_officer_created", "officer_id", "created_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(32), unique=True)
     # A token minted with the intake form, so a form submitted twice opens one case.
@@ -41,6 +47,11 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     state_since: Mapped[datetime] = mapped_column(default=utcnow)
     flow_run_id: Mapped[str | None] = mapped_column(String(36))
+    # Kept with each decision so the dashboard and the lists need no pass over the events.
+    resolve_by: Mapped[datetime | None] = mapped_column()  # the case's deadline for resolution
+    resolved_at: Mapped[datetime | None] = mapped_column()  # first resolution by an officer
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)  # confirmed or rejected
+    block_id: Mapped[int | None] = mapped_column(ForeignKey("blocks.id"))  # the village's block
 
     village: Mapped[Village] = relationship()
     category: Mapped[Category] = relationship()
@@ -60,13 +71,13 @@ class CaseEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))  # "opened" or an Action value
     from_state: Mapped[str | None] = mapped_column(String(32))
     to_state: Mapped[str] = mapped_column(String(32))
-    by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="events")
-    by_user: Mapped[User] = relationship(foreign_keys=[by_user_id])
+    by_user: Mapped[User | None] = relationship(foreign_keys=[by_user_id])
     officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
 
 

@@ -9,8 +9,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.case import Case, CaseEvent, Outbox, Priority
-from models.directory import Category, Role, User
+from models.directory import Category, Role, User, Village
 from models.lifecycle import WAITING_ON, Action, State, apply, role_for
+from models.sla import resolution_deadline
 
 
 class StaleDecision(Exception):
@@ -44,6 +45,9 @@ def open_case(session: Session, intake: Intake, by: User, prefix: str, now: date
     existing = session.scalar(select(Case).where(Case.intake_token == intake.token))
     if existing is not None:
         return existing
+    category = session.get_one(Category, intake.category_id)
+    village = session.get_one(Village, intake.village_id)
+    urgent = intake.priority == Priority.urgent
     case = Case(
         intake_token=intake.token,
         caller_name=intake.caller_name,
@@ -56,6 +60,8 @@ def open_case(session: Session, intake: Intake, by: User, prefix: str, now: date
         created_by_id=by.id,
         created_at=now,
         state_since=now,
+        block_id=village.block_id,
+        resolve_by=resolution_deadline(now, urgent, category.limits),
     )
     session.add(case)
     session.flush()
@@ -142,7 +148,13 @@ def decide(
     result = session.execute(
         update(Case)
         .where(Case.id == case.id, Case.state == source, Case.decisions == version)
-        .values(state=target, decisions=version + 1, officer_id=new_officer, state_since=now)
+        .values(
+            state=target,
+            decisions=version + 1,
+            officer_id=new_officer,
+            state_since=now,
+            **_milestones(case, target, now),
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -178,6 +190,15 @@ def decide(
     return event
 
 
+def _milestones(case: Case, target: State, now: datetime) -> dict[str, datetime]:
+    """The dashboard's facts a move sets: the first resolution, and the closure."""
+    if target == State.resolved and case.resolved_at is None:
+        return {"resolved_at": now}
+    if target in (State.closed, State.rejected):
+        return {"closed_at": now}
+    return {}
+
+
 def pause_key(decisions: int) -> str:
     """The suspend key of the flow run's decision number `decisions`."""
     return f"decision-{decisions}"
@@ -197,7 +218,6 @@ def queue_for(session: Session, user: User, limit: int = 200) -> list[Case]:
     else:
         query = query.where(Case.state.in_(list(WAITING_ON)))
     return list(session.scalars(query))
-
 
 
 def open_cases(session: Session, limit: int = 500) -> list[Case]:

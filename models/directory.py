@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.db import Base
+from models.sla import Limits
 
 
 def utcnow() -> datetime:
@@ -55,11 +56,19 @@ class Category(Base):
     name: Mapped[str] = mapped_column(String(120))
     name_hi: Mapped[str] = mapped_column(String(120), default="")
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
-    # Time limits in minutes; enforced by a later issue, kept here as data.
+    # Time limits in minutes, per step (models/sla.py): the DM assigns, the officer
+    # resolves, the Collector confirms; an urgent case's steps take the tighter urgent limit.
     assign_minutes: Mapped[int] = mapped_column(default=30)
     resolve_minutes: Mapped[int] = mapped_column(default=360)
+    confirm_minutes: Mapped[int] = mapped_column(default=120)
     urgent_minutes: Mapped[int] = mapped_column(default=60)
+    # A caller's new complaint within this many days of a closure offers to reopen that case.
+    reopen_days: Mapped[int] = mapped_column(default=7)
     department: Mapped[Department] = relationship()
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.assign_minutes, self.resolve_minutes, self.confirm_minutes, self.urgent_minutes)
 
 
 class User(Base):
