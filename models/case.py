@@ -23,6 +23,7 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_state_since", "state", "state_since"),
+        Index("ix_cases_state_due", "state", "due_at"),
         Index("ix_cases_created_at", "created_at"),
         Index("ix_cases_category_created", "category_id", "created_at"),
         Index("ix_cases_block_created", "block_id", "created_at"),
@@ -48,6 +49,7 @@ class Case(Base):
     state_since: Mapped[datetime] = mapped_column(default=utcnow)
     flow_run_id: Mapped[str | None] = mapped_column(String(36))
     # Kept with each decision so the dashboard and the lists need no pass over the events.
+    due_at: Mapped[datetime | None] = mapped_column()  # the limit of the step it waits on; None once final
     resolve_by: Mapped[datetime | None] = mapped_column()  # the case's deadline for resolution
     resolved_at: Mapped[datetime | None] = mapped_column()  # first resolution by an officer
     closed_at: Mapped[datetime | None] = mapped_column(index=True)  # confirmed or rejected

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from models.case import Case, CaseEvent, Outbox, Priority
 from models.directory import Category, Role, User, Village
 from models.lifecycle import WAITING_ON, Action, State, apply, role_for
-from models.sla import resolution_deadline
+from models.sla import resolution_deadline, step_deadline
 
 
 class StaleDecision(Exception):
@@ -62,6 +62,7 @@ def open_case(session: Session, intake: Intake, by: User, prefix: str, now: date
         state_since=now,
         block_id=village.block_id,
         resolve_by=resolution_deadline(now, urgent, category.limits),
+        due_at=step_deadline(State.awaiting_assignment, now, urgent, category.limits),
     )
     session.add(case)
     session.flush()
@@ -190,13 +191,16 @@ def decide(
     return event
 
 
-def _milestones(case: Case, target: State, now: datetime) -> dict[str, datetime]:
-    """The dashboard's facts a move sets: the first resolution, and the closure."""
+def _milestones(case: Case, target: State, now: datetime) -> dict[str, datetime | None]:
+    """The facts a move sets: the new step's deadline, the first resolution, the closure."""
+    facts: dict[str, datetime | None] = {
+        "due_at": step_deadline(target, now, case.priority == Priority.urgent, case.category.limits)
+    }
     if target == State.resolved and case.resolved_at is None:
-        return {"resolved_at": now}
+        facts["resolved_at"] = now
     if target in (State.closed, State.rejected):
-        return {"closed_at": now}
-    return {}
+        facts["closed_at"] = now
+    return facts
 
 
 def pause_key(decisions: int) -> str:

@@ -77,6 +77,12 @@ def clock(state: State | str, state_since: datetime, urgent: bool, limits: Limit
     return Clock(step, aware(state_since), step_limit(step, urgent, limits))
 
 
+def step_deadline(state: State | str, since: datetime, urgent: bool, limits: Limits) -> datetime | None:
+    """The due time of the step a case in state since `since` waits on (None once final)."""
+    running = clock(state, since, urgent, limits)
+    return running.due if running else None
+
+
 def rungs_reached(running: Clock, rungs: list[Rung], now: datetime) -> list[Rung]:
     """The rungs of running's step whose moment has come, lowest first."""
     used = running.percent(now)

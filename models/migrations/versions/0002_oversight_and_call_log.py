@@ -109,7 +109,9 @@ def upgrade() -> None:
         batch_op.alter_column("by_user_id", existing_type=sa.INTEGER(), nullable=True)
 
     with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("due_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("resolve_by", sa.DateTime(), nullable=True))
+        batch_op.create_index("ix_cases_state_due", ["state", "due_at"], unique=False)
         batch_op.add_column(sa.Column("resolved_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("closed_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("block_id", sa.Integer(), nullable=True))
@@ -178,6 +180,8 @@ def downgrade() -> None:
         batch_op.drop_column("closed_at")
         batch_op.drop_column("resolved_at")
         batch_op.drop_column("resolve_by")
+        batch_op.drop_index("ix_cases_state_due")
+        batch_op.drop_column("due_at")
 
     with op.batch_alter_table("case_events", schema=None) as batch_op:
         batch_op.alter_column("by_user_id", existing_type=sa.INTEGER(), nullable=False)
