@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,6 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.db import Base
 from models.directory import Category, User, Village, utcnow
 from models.lifecycle import State
+
+if TYPE_CHECKING:
+    from models.oversight import Escalation
 
 
 class Priority(StrEnum):
@@ -81,6 +84,10 @@ class CaseEvent(Base):
     case: Mapped[Case] = relationship(back_populates="events")
     by_user: Mapped[User | None] = relationship(foreign_keys=[by_user_id])
     officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
+    # Set on "escalation" events: the rung reached (models/oversight.py).
+    escalation: Mapped[Escalation | None] = relationship(
+        primaryjoin="CaseEvent.id == foreign(Escalation.event_id)", viewonly=True, uselist=False
+    )
 
 
 class Outbox(Base):

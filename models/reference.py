@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.directory import Block, Category, Department, Role, User, Village
+from models.lifecycle import Step
+from models.oversight import Audience, EscalationRung
 
 
 @dataclass
@@ -62,13 +64,13 @@ def _village(session: Session, row: dict[str, str]) -> str | None:
     return "updated"
 
 
-def _minutes(row: dict[str, str], name: str, default: int) -> int:
+def _minutes(row: dict[str, str], name: str, default: int, unit: str = "minutes") -> int:
     raw = (row.get(name) or "").strip()
     if not raw:
         return default
     value = int(raw)  # ValueError is reported with the line
     if value <= 0:
-        raise ValueError(f"'{name}' must be a positive number of minutes")
+        raise ValueError(f"'{name}' must be a positive number of {unit}")
     return value
 
 
@@ -82,7 +84,9 @@ def _category(session: Session, row: dict[str, str]) -> str | None:
         department_id=dept.id,
         assign_minutes=_minutes(row, "assign_minutes", 30),
         resolve_minutes=_minutes(row, "resolve_minutes", 360),
+        confirm_minutes=_minutes(row, "confirm_minutes", 120),
         urgent_minutes=_minutes(row, "urgent_minutes", 60),
+        reopen_days=_minutes(row, "reopen_days", 7, unit="days"),
     )
     category = session.scalar(select(Category).where(Category.code == row["code"].strip()))
     if category is None:
@@ -90,6 +94,29 @@ def _category(session: Session, row: dict[str, str]) -> str | None:
         return "created"
     for key, value in values.items():
         setattr(category, key, value)
+    return "updated"
+
+
+def _rung(session: Session, row: dict[str, str]) -> str | None:
+    step = (row.get("step") or "").strip() or None
+    if step is not None and step not in {s.value for s in Step}:
+        raise ValueError(f"unknown step '{step}' (dm, officer, collector, or empty for every step)")
+    audience = row["audience"].strip()
+    if audience not in Audience.ALL:
+        raise ValueError(f"unknown audience '{audience}' ({', '.join(Audience.ALL)})")
+    percent = _minutes(row, "percent", 100, unit="percent")
+    active = (row.get("active") or "yes").strip().lower() not in ("no", "false", "0")
+    rung = session.scalar(
+        select(EscalationRung).where(
+            EscalationRung.step.is_(None) if step is None else EscalationRung.step == step,
+            EscalationRung.percent == percent,
+            EscalationRung.audience == audience,
+        )
+    )
+    if rung is None:
+        session.add(EscalationRung(step=step, percent=percent, audience=audience, active=active))
+        return "created"
+    rung.active = active
     return "updated"
 
 
@@ -124,6 +151,7 @@ LOADERS: dict[str, tuple[tuple[str, ...], Callable[[Session, dict[str, str]], st
     "villages": (("block", "village"), _village),
     "categories": (("code", "name", "department"), _category),
     "officers": (("username", "name", "department"), _officer),
+    "ladder": (("percent", "audience"), _rung),
 }
 
 

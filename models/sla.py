@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from models.lifecycle import WAITING_ON, State, Step
+
+# The district's clock, for deadlines shown to people; everything stored is UTC.
+INDIA = ZoneInfo("Asia/Kolkata")
 
 
 @dataclass(frozen=True)

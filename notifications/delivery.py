@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.case import Case, CaseEvent, Delivery, DeliveryStatus
 from models.config import Settings
 from models.directory import Role, User
-from models.lifecycle import Action
+from models.lifecycle import WAITING_ON, Action, State, Step
+from models.oversight import Audience
+from models.sla import INDIA, aware
 from notifications.render import render
 
 
@@ -38,6 +40,13 @@ def recipients(session: Session, case: Case, event: CaseEvent) -> list[User]:
         return [case.created_by, *role(Role.collector)]
     if kind == Action.confirm:
         return [case.created_by]
+    if kind == "escalation" and event.escalation is not None:
+        audience = event.escalation.audience
+        if audience == Audience.assignee:  # whoever the case waits on
+            if case.state == State.assigned:
+                return [case.officer] if case.officer else []
+            audience = Audience.dm if case.state == State.awaiting_assignment else Audience.collector
+        return role(Role.dm if audience == Audience.dm else Role.collector)
     return []
 
 
@@ -109,7 +118,22 @@ def message_for(session: Session, delivery: Delivery, settings: Settings) -> tup
         village=(case.village.name_hi or case.village.name) if hindi else case.village.name,
         link=f"{settings.public_url}/cases/{case.number}",
         district=settings.district_name,
+        escalation=_escalation_facts(event, case),
     )
+
+
+def _escalation_facts(event: CaseEvent, case: Case) -> dict[str, object] | None:
+    """What an escalation message says: the rung, the step and its deadline (India time)."""
+    if event.escalation is None or case.due_at is None:
+        return None
+    due = aware(case.due_at).astimezone(INDIA)
+    return {
+        "percent": event.escalation.rung.percent,
+        "step": WAITING_ON.get(State(event.from_state or case.state), Step.dm).value,
+        "due": due.strftime("%d %b %H:%M"),
+        "overdue": event.escalation.rung.percent >= 100,
+        "officer": case.officer.name if case.officer else "",
+    }
 
 
 def send_delivery(factory: sessionmaker, delivery_id: int, settings: Settings) -> bool:  # type: ignore[type-arg]

@@ -71,6 +71,8 @@ def create_app(settings: Settings | None = None) -> Flask:
             "labels": labels.ALL,
             "localized": labels.localized,
             "waited": labels.waited,
+            "clock_label": labels.clock_label,
+            "event_label": labels.event_label,
         }
 
     @app.after_request

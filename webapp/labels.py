@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask_babel import get_locale
+from flask_babel import format_timedelta, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 STATE_LABELS = {
@@ -24,6 +24,13 @@ EVENT_LABELS = {
     "send_back": _l("Sent back for reassignment"),
     "confirm": _l("Closure confirmed"),
     "reopen": _l("Reopened by the Collector"),
+    "escalation": _l("Time limit escalation"),
+}
+
+AUDIENCE_LABELS = {
+    "assignee": _l("the person it waits on"),
+    "dm": _l("the DM"),
+    "collector": _l("the Collector"),
 }
 
 ACTION_LABELS = {
@@ -71,6 +78,38 @@ ALL = {
     "delivery": DELIVERY_LABELS,
     "source": SOURCE_LABELS,
 }
+
+
+def clock_label(case: Any, now: datetime | None = None) -> tuple[str, str]:
+    """The case's step clock as (text, css class): time left, or time overdue; empty once final."""
+    if case.due_at is None or case.state not in ("awaiting_assignment", "assigned", "resolved"):
+        return "", ""
+    due = case.due_at if case.due_at.tzinfo else case.due_at.replace(tzinfo=UTC)
+    left = due - (now or datetime.now(UTC))
+    if left < timedelta(0):
+        return gettext("%(time)s overdue", time=format_timedelta(-left, threshold=1.1)), "late"
+    since = case.state_since if case.state_since.tzinfo else case.state_since.replace(tzinfo=UTC)
+    soon = left < (due - since) * 0.2
+    return gettext("%(time)s left", time=format_timedelta(left, threshold=1.1)), "soon" if soon else "ok"
+
+
+def event_label(event: Any) -> str:
+    """What an event says on the case page; escalations say which rung and whom it told."""
+    if event.kind != "escalation" or event.escalation is None:
+        return str(EVENT_LABELS.get(event.kind, event.kind))
+    rung = event.escalation.rung
+    audience = AUDIENCE_LABELS.get(rung.audience, rung.audience)
+    if rung.percent < 100:
+        return str(
+            _l(
+                "Reminder to %(who)s: %(percent)s%% of the time limit used",
+                who=audience,
+                percent=rung.percent,
+            )
+        )
+    return str(
+        _l("Overdue (%(percent)s%% of the time limit): %(who)s told", who=audience, percent=rung.percent)
+    )
 
 
 def waited(case: Any, now: datetime | None = None) -> timedelta:
