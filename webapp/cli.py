@@ -86,7 +86,7 @@ def register(app: Flask) -> None:
     @click.argument("kind", type=click.Choice(sorted(LOADERS)))
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def load(kind: str, path: Path) -> None:
-        """Load departments, villages, categories, officers or the escalation ladder from CSV (all rows or none)."""
+        """Load reference data or the escalation ladder from a CSV file (all rows or none)."""
         with _factory()() as session, path.open(encoding="utf-8-sig", newline="") as stream:
             try:
                 report = load_csv(session, kind, stream)
