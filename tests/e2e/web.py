@@ -46,7 +46,8 @@ class WebUser:
         assert response.status_code == 302, response.text
         # English whatever an earlier test (or person) chose: the checks below read English text.
         page = self.http.get("/", follow_redirects=True).text
-        response = self.http.post("/language", data={"csrf_token": field(page, "csrf_token"), "language": "en"})
+        english = {"csrf_token": field(page, "csrf_token"), "language": "en"}
+        response = self.http.post("/language", data=english)
         assert response.status_code == 302, response.text
 
     def open_case(self, **overrides: Any) -> str:
@@ -87,7 +88,7 @@ def mails_about(maildir: Path, number: str) -> list[tuple[str, str]]:
 
 
 class PrefectApi:
-    """Read-only look at the Prefect server's REST API."""
+    """The Prefect server's REST API: a look at runs, and starting a deployment's run."""
 
     def __init__(self, api_url: str) -> None:
         self.http = httpx.Client(base_url=api_url, timeout=30)
@@ -106,3 +107,27 @@ class PrefectApi:
         response = self.http.post("/task_runs/filter", json={"flow_runs": {"id": {"any_": [flow_run_id]}}})
         response.raise_for_status()
         return list(response.json())
+
+    def run_deployment(self, name: str, parameters: dict[str, Any], timeout: float = 180) -> dict[str, Any]:
+        """Start a run of deployment `flow/deployment` and wait until it reaches a final state."""
+        response = self.http.get(f"/deployments/name/{name}")
+        response.raise_for_status()
+        url = f"/deployments/{response.json()['id']}/create_flow_run"
+        # A busy server answers 503 (its SQLite is locked) and expects the client to retry, as Prefect's does.
+        created = wait_until(
+            lambda: (r := self.http.post(url, json={"parameters": parameters})).status_code != 503 and r,
+            timeout=60,
+            every=1,
+            what="the server to accept the run",
+        )
+        created.raise_for_status()
+        run_id = created.json()["id"]
+
+        def final() -> dict[str, Any] | None:
+            response = self.http.get(f"/flow_runs/{run_id}")
+            if response.status_code == 503:
+                return None
+            run = response.json()
+            return run if run["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
+        return wait_until(final, timeout=timeout, every=0.5, what=f"a run of {name}")
