@@ -21,10 +21,11 @@ class Decision(RunInput):
 
 
 @flow(name="complaint-lifecycle", flow_run_name="{case_number}", persist_result=True, log_prints=True)
-def complaint_lifecycle(case_id: int, case_number: str, event_id: int) -> str:
+def complaint_lifecycle(case_id: int, case_number: str, event_id: int, first_decision: int = 0) -> str:
     """Carry one complaint from logging to closure.
 
-    1. log_complaint records the operator's case; notify tells the DMs.
+    1. log_complaint records the operator's case (or its reopening after closure, in a
+       new run whose suspends go on from `first_decision`); notify tells the DMs.
     2. Suspend for the DM: assign (-> 3) or reject (ends, rejected).
     3. Suspend for the officer: resolve (-> 4) or send back (-> 2).
     4. Suspend for the Collector: confirm (ends, closed) or reopen (-> 3).
@@ -38,7 +39,7 @@ def complaint_lifecycle(case_id: int, case_number: str, event_id: int) -> str:
     log_complaint(case_id, event_id)
     _notify(case_id, event_id)
     step = Step.dm
-    decisions = 0
+    decisions = first_decision
     while True:
         # No timeout: a timed-out suspend fails the run for good. Time limits are the app's.
         decision = suspend_flow_run(wait_for_input=Decision, key=pause_key(decisions), timeout=None)

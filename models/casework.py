@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from models.case import Case, CaseEvent, Outbox, Priority
 from models.directory import Category, Role, User, Village
 from models.lifecycle import WAITING_ON, Action, State, apply, role_for
-from models.sla import resolution_deadline, step_deadline
+from models.sla import aware, resolution_deadline, step_deadline
 
 
 class StaleDecision(Exception):
@@ -138,6 +138,8 @@ def decide(
         raise StaleDecision(case.number)
     source = State(case.state)
     target = apply(source, action)
+    if action == Action.reopen_closed and not reopenable(case, now):
+        raise NotAllowed(f"{case.number} was closed more than {case.category.reopen_days} days ago")
     new_officer = case.officer_id
     if action == Action.assign:
         officer = session.get(User, officer_id) if officer_id else None
@@ -172,23 +174,48 @@ def decide(
     )
     session.add(event)
     session.flush()
-    session.add(
-        Outbox(
+    if action == Action.reopen_closed:
+        # The closed case's run has ended: a new run carries it from here, its
+        # suspends numbered on from this case's decisions.
+        outbox = Outbox(
+            case_id=case.id,
+            kind="start",
+            payload={
+                "case_id": case.id,
+                "case_number": case.number,
+                "event_id": event.id,
+                "first_decision": version + 1,
+            },
+        )
+    else:
+        outbox = Outbox(
             case_id=case.id,
             kind="resume",
             pause_key=pause_key(version),
-            payload={
-                "action": action.value,
-                "event_id": event.id,
-                "by_user": by.username,
-                "note": text,
-            },
-            created_at=now,
-            next_attempt_at=now,
+            payload={"action": action.value, "event_id": event.id, "by_user": by.username, "note": text},
         )
-    )
+    outbox.created_at = outbox.next_attempt_at = now
+    session.add(outbox)
     session.refresh(case)
     return event
+
+
+def reopenable(case: Case, now: datetime) -> bool:
+    """Whether a closed case is recent enough (its category's reopen_days) to reopen."""
+    if case.state != State.closed or case.closed_at is None:
+        return False
+    return aware(now) - aware(case.closed_at) <= timedelta(days=case.category.reopen_days)
+
+
+def recently_closed(session: Session, phone: str, now: datetime) -> Case | None:
+    """The caller's most recently closed case that may still be reopened, if any."""
+    recent = session.scalars(
+        select(Case)
+        .where(Case.phone == phone, Case.state == State.closed, Case.closed_at.is_not(None))
+        .order_by(Case.closed_at.desc())
+        .limit(5)
+    )
+    return next((case for case in recent if reopenable(case, now)), None)
 
 
 def _milestones(case: Case, target: State, now: datetime) -> dict[str, datetime | None]:
@@ -200,6 +227,8 @@ def _milestones(case: Case, target: State, now: datetime) -> dict[str, datetime 
         facts["resolved_at"] = now
     if target in (State.closed, State.rejected):
         facts["closed_at"] = now
+    if case.state in (State.closed, State.rejected):  # reopened: open again
+        facts["closed_at"] = None
     return facts
 
 

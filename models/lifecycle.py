@@ -21,6 +21,7 @@ class Action(StrEnum):
     send_back = "send_back"
     confirm = "confirm"
     reopen = "reopen"
+    reopen_closed = "reopen_closed"  # an operator, on the caller's new complaint about a closed case
 
 
 class Step(StrEnum):
@@ -48,6 +49,8 @@ TRANSITIONS: dict[Action, Transition] = {
         Transition(Action.send_back, State.assigned, State.awaiting_assignment, "officer"),
         Transition(Action.confirm, State.resolved, State.closed, "collector"),
         Transition(Action.reopen, State.resolved, State.assigned, "collector"),
+        # Within the category's reopen_days of the closure; starts a new run of the case's flow.
+        Transition(Action.reopen_closed, State.closed, State.awaiting_assignment, "operator"),
     )
 }
 
@@ -57,6 +60,7 @@ WAITING_ON: dict[State, Step] = {
     State.resolved: Step.collector,
 }
 
+# A case's flow run ends in these; a closed case may be reopened, by a new run.
 FINAL = frozenset({State.closed, State.rejected})
 
 

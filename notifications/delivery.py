@@ -30,7 +30,7 @@ def recipients(session: Session, case: Case, event: CaseEvent) -> list[User]:
         return list(session.scalars(select(User).where(User.role == r, User.active.is_(True))))
 
     kind = event.kind
-    if kind in ("opened", Action.send_back):
+    if kind in ("opened", Action.send_back, Action.reopen_closed):
         return role(Role.dm)
     if kind in (Action.assign, Action.reopen):
         return [case.officer] if case.officer else []

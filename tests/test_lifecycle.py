@@ -24,6 +24,7 @@ ALLOWED = {
     (State.assigned, Action.send_back): State.awaiting_assignment,
     (State.resolved, Action.confirm): State.closed,
     (State.resolved, Action.reopen): State.assigned,
+    (State.closed, Action.reopen_closed): State.awaiting_assignment,
 }
 FORBIDDEN = [pair for pair in itertools.product(State, Action) if pair not in ALLOWED]
 
@@ -43,8 +44,9 @@ def test_it_lists_actions_per_state() -> None:
     assert allowed_actions(State.awaiting_assignment) == [Action.assign, Action.reject]
     assert allowed_actions(State.assigned) == [Action.resolve, Action.send_back]
     assert allowed_actions(State.resolved) == [Action.confirm, Action.reopen]
-    for state in FINAL:
-        assert allowed_actions(state) == []
+    assert allowed_actions(State.closed) == [Action.reopen_closed]
+    assert allowed_actions(State.rejected) == []
+    assert FINAL == {State.closed, State.rejected}
 
 
 def test_it_gives_each_action_to_one_role() -> None:
@@ -55,5 +57,6 @@ def test_it_gives_each_action_to_one_role() -> None:
         Action.send_back: "officer",
         Action.confirm: "collector",
         Action.reopen: "collector",
+        Action.reopen_closed: "operator",
     }
     assert len(TRANSITIONS) == len(ALLOWED)

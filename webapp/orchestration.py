@@ -33,12 +33,16 @@ def _start(session: Session, row: Outbox, settings: Settings) -> None:
     from prefect.deployments import run_deployment
 
     number = row.payload["case_number"]
+    parameters = {"case_id": row.case_id, "case_number": number, "event_id": row.payload["event_id"]}
+    first = int(row.payload.get("first_decision", 0))
+    if first:  # a closed case reopened: its next run
+        parameters["first_decision"] = first
     flow_run = run_deployment(
         name=settings.deployment,
-        parameters={"case_id": row.case_id, "case_number": number, "event_id": row.payload["event_id"]},
+        parameters=parameters,
         timeout=0,
         # The key makes a repeated start (a retry after a lost reply) return the same run.
-        idempotency_key=f"case-{number}",
+        idempotency_key=f"case-{number}" + (f"-from-{first}" if first else ""),
         flow_run_name=number,
         tags=[f"case:{number}"],
         as_subflow=False,
