@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.harness import ENGINES, ROOT, WORK_LIMIT, Options
 from bench.report import Report
 
-BENCHES = ("intake", "handoff", "engine", "memory", "burst", "waiting")
+BENCHES = ("intake", "handoff", "engine", "memory", "burst", "waiting", "oversight", "desk")
 
 
 def _terminate(signum: int, _frame: object) -> None:

@@ -43,7 +43,7 @@ def _event_summary(case_id: int, event_id: int, expected: str) -> dict[str, Any]
         return {
             "case": case.number,
             "event": event.kind,
-            "by": event.by_user.username,
+            "by": event.by_user.username if event.by_user else "duty roster",
             "officer": event.officer.username if event.officer else None,
             "text": event.text,
             "at": event.created_at.isoformat(),

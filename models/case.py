@@ -57,6 +57,9 @@ class Case(Base):
     resolved_at: Mapped[datetime | None] = mapped_column()  # first resolution by an officer
     closed_at: Mapped[datetime | None] = mapped_column(index=True)  # confirmed or rejected
     block_id: Mapped[int | None] = mapped_column(ForeignKey("blocks.id"))  # the village's block
+    # An emergency skips the DM: assigned at once to the duty admission officer.
+    emergency: Mapped[bool] = mapped_column(default=False)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))  # a home-isolation patient
 
     village: Mapped[Village] = relationship()
     category: Mapped[Category] = relationship()
@@ -96,8 +99,8 @@ class Outbox(Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "done_at", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "start" | "resume"
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)  # None: not a case's
+    kind: Mapped[str] = mapped_column(String(16))  # "start" | "resume" | "advisory"
     pause_key: Mapped[str] = mapped_column(String(64), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -53,6 +53,13 @@ class Settings:
     mail_dir: str = str(INSTANCE / "mail")
     notify_timeout: float = 10.0
     dispatch_interval: float = 0.5
+    # An Apprise URL with "{phone}" where the E.164 number goes: how patients and field
+    # contacts get text messages (an SMS gateway's Apprise URL). Empty: no SMS.
+    sms_url: str = ""
+    # Home-isolation follow-up calls not answered in a row before the patient's Mitanin
+    # and the duty doctor are alerted.
+    follow_up_miss_limit: int = 3
+    advisory_deployment: str = "send-advisory/send-advisory"
     languages: tuple[str, ...] = field(default=("en", "hi"))
 
     @classmethod
@@ -74,6 +81,9 @@ class Settings:
             mail_dir=env("MAIL_DIR", defaults.mail_dir),
             notify_timeout=env_float("NOTIFY_TIMEOUT", defaults.notify_timeout),
             dispatch_interval=env_float("DISPATCH_INTERVAL", defaults.dispatch_interval),
+            sms_url=env("SMS_URL", defaults.sms_url),
+            follow_up_miss_limit=int(env_float("FOLLOW_UP_MISS_LIMIT", defaults.follow_up_miss_limit)),
+            advisory_deployment=env("CONTROL_ROOM_ADVISORY_DEPLOYMENT", defaults.advisory_deployment),
         )
         settings.check()
         return settings
@@ -87,5 +97,9 @@ class Settings:
             raise ImproperlyConfigured("SECRET_KEY must be set in production")
         if self.app_env == "production" and self.demo:
             raise ImproperlyConfigured("CONTROL_ROOM_DEMO cannot be on in production")
+        if self.sms_url and "{phone}" not in self.sms_url:
+            raise ImproperlyConfigured("SMS_URL must contain {phone}, where the number goes")
+        if self.follow_up_miss_limit < 1:
+            raise ImproperlyConfigured("FOLLOW_UP_MISS_LIMIT must be at least 1")
         if not self.district_prefix.isalnum():
             raise ImproperlyConfigured("DISTRICT_PREFIX must be letters and digits")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.contacts import load_contact_rows
+from models.desk import ensure_roles
 from models.directory import Role, User
 from models.reference import load_rows
 
@@ -65,6 +67,74 @@ STAFF = [
 ]
 
 
+CONTACTS = [  # the field directory of the demo villages (numbers are made up)
+    {
+        "block": "Surajpur",
+        "village": "Bishrampur",
+        "role": "mitanin",
+        "name": "सुनीता देवी",
+        "phone": "9425100001",
+    },
+    {
+        "block": "Surajpur",
+        "village": "Bishrampur",
+        "role": "sarpanch",
+        "name": "Ramesh Singh",
+        "phone": "9425100002",
+    },
+    {
+        "block": "Surajpur",
+        "village": "Bishrampur",
+        "role": "anm",
+        "name": "Kavita Ekka",
+        "phone": "9425100003",
+    },
+    {
+        "block": "Surajpur",
+        "village": "Jayanagar",
+        "role": "mitanin",
+        "name": "Phoolmati Paikra",
+        "phone": "9425100004",
+    },
+    {
+        "block": "Surajpur",
+        "village": "Jayanagar",
+        "role": "secretary",
+        "name": "अजय कुमार",
+        "phone": "9425100005",
+    },
+    {
+        "block": "Pratappur",
+        "village": "Chando",
+        "role": "mitanin",
+        "name": "Sukhmaniya Devi",
+        "phone": "9425100006",
+    },
+    {
+        "block": "Pratappur",
+        "village": "Chando",
+        "role": "sarpanch",
+        "name": "बुधराम सिंह",
+        "phone": "9425100007",
+    },
+    {"block": "Pratappur", "village": "Kharsura", "role": "anm", "name": "Rekha Minj", "phone": "9425100008"},
+    {
+        "block": "Bhaiyathan",
+        "village": "Sawaraon",
+        "role": "mitanin",
+        "name": "Shanti Rajwade",
+        "phone": "9425100009",
+    },
+    {
+        "block": "Bhaiyathan",
+        "village": "Sawaraon",
+        "role": "secretary",
+        "name": "Mohan Sahu",
+        "phone": "9425100010",
+    },
+]
+
+
 def mail_url(sink: str, username: str) -> str:
     return f"mailto://{sink}?from=control-room@demo.local&to={username}@demo.local"
 
@@ -89,4 +159,6 @@ def seed(session: Session, password_hash: str, mail_sink: str = "127.0.0.1:8025"
         user.password_hash = password_hash
         users.append(user)
     session.flush()
+    ensure_roles(session)
+    load_contact_rows(session, CONTACTS)
     return users

@@ -30,6 +30,8 @@ def recipients(session: Session, case: Case, event: CaseEvent) -> list[User]:
         return list(session.scalars(select(User).where(User.role == r, User.active.is_(True))))
 
     kind = event.kind
+    if kind == "opened" and case.emergency:  # every DM and Collector, on every channel
+        return [*role(Role.dm), *role(Role.collector)]
     if kind in ("opened", Action.send_back, Action.reopen_closed):
         return role(Role.dm)
     if kind in (Action.assign, Action.reopen):
@@ -109,7 +111,7 @@ def message_for(session: Session, delivery: Delivery, settings: Settings) -> tup
     user = delivery.user
     hindi = user.language == "hi"
     return render(
-        event.kind,
+        "emergency" if event.kind == "opened" and case.emergency else event.kind,
         user.language,
         case=case,
         event=event,

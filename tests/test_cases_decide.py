@@ -173,12 +173,3 @@ def test_it_404s_an_unknown_case(client: FlaskClient, district: dict[str, User])
     response = client.get("/cases/SRJ-2026-999999")
     assert response.status_code == 404
     assert "Case SRJ-2026-999999 doesn&#39;t exist." in response.get_data(as_text=True)
-
-
-def test_it_shows_the_collector_every_open_case(client: FlaskClient, district: dict[str, User]) -> None:
-    as_user(client, "operator")
-    waiting, rejected = open_case(client), open_case(client)
-    decide(as_user(client, "dm"), rejected, "reject", text="duplicate")
-    page = as_user(client, "collector").get("/cases").get_data(as_text=True)
-    assert waiting in page and rejected not in page
-    assert as_user(client, "cmho").get("/cases").status_code == 403

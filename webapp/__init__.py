@@ -54,12 +54,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     app.teardown_appcontext(close_session)
 
-    from webapp import auth, cases, cli, labels, mailbox, public
+    from webapp import auth, caselist, cases, cli, dashboard, desk, emergency, labels, mailbox, public
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(emergency.bp)
+    app.register_blueprint(desk.bp)
+    app.register_blueprint(caselist.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(mailbox.bp)
+    app.register_blueprint(dashboard.bp)
     cli.register(app)
     register_errors(app)
 

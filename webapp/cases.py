@@ -22,21 +22,28 @@ from models.casework import (
     may_act,
     officers_for,
     open_case,
-    open_cases,
     queue_for,
+    recently_closed,
+    reopenable,
 )
+from models.duty import Admission
+from models.emergency import AdmissionFacts, record_admission
 from models.lifecycle import InvalidTransition, allowed_actions
 from notifications import send_delivery
 from webapp import orchestration
 from webapp.auth import roles_required
+from webapp.caselist import audited
 from webapp.db import get_session
+from webapp.desk import call_for_intake
 from webapp.forms import (
+    AdmissionForm,
     AssignForm,
     ConfirmForm,
     DecisionForm,
     EmptyForm,
     IntakeForm,
     RejectForm,
+    ReopenClosedForm,
     ReopenForm,
     ResolveForm,
     SendBackForm,
@@ -52,6 +59,7 @@ DECISION_FORMS: dict[Action, type[DecisionForm]] = {
     Action.send_back: SendBackForm,
     Action.confirm: ConfirmForm,
     Action.reopen: ReopenForm,
+    Action.reopen_closed: ReopenClosedForm,
 }
 
 
@@ -91,18 +99,12 @@ def queue() -> str:
     return render_template("cases/queue.html", cases=cases)
 
 
-@bp.route("/cases")
-@roles_required(Role.dm, Role.collector, Role.admin)
-def overview() -> str:
-    """All open cases, whoever they wait on, oldest first."""
-    return render_template("cases/overview.html", cases=open_cases(get_session()))
-
-
 @bp.route("/cases/new", methods=["GET", "POST"])
 @roles_required(Role.operator, Role.admin)
 def new() -> Any:
     form = IntakeForm()
     fill_intake_choices(form)
+    call = call_for_intake(form)  # a complaint call logged on the desk pre-fills the form
     if not form.token.data:
         form.token.data = secrets.token_urlsafe(24)
     if form.validate_on_submit():
@@ -113,8 +115,15 @@ def new() -> Any:
         if form.category.data == 0:
             form.category.errors.append(_("Choose a category."))  # type: ignore[union-attr]
             errors = True
+        db = get_session()
+        now = datetime.now(UTC)
+        closed = None if errors or form.new_anyway.data else recently_closed(db, form.phone.data, now)
+        if closed is not None:
+            # The caller complained before and that case closed lately: offer to reopen it.
+            offer = ReopenClosedForm(prefix=Action.reopen_closed.value, version=closed.decisions)
+            offer.text.data = form.description.data
+            return render_template("cases/new.html", form=form, closed=closed, offer=offer), 200
         if not errors:
-            db = get_session()
             case = open_case(
                 db,
                 Intake(
@@ -128,8 +137,10 @@ def new() -> Any:
                 ),
                 by=current_user,
                 prefix=current_app.config["SETTINGS"].district_prefix,
-                now=datetime.now(UTC),
+                now=now,
             )
+            if call is not None:
+                call.case_id = case.id
             db.commit()
             flash(_("Case %(number)s opened. Read this number to the caller.", number=case.number), "success")
             return redirect(url_for("cases.view", number=case.number))
@@ -137,12 +148,21 @@ def new() -> Any:
     return render_template("cases/new.html", form=form), status
 
 
+def form_class(case: Case, action: Action) -> type[DecisionForm]:
+    """The form of action on case: an emergency's resolution records the admission."""
+    if case.emergency and action == Action.resolve:
+        return AdmissionForm
+    return DECISION_FORMS[action]
+
+
 def decision_forms(case: Case) -> dict[str, DecisionForm]:
     """The forms this user may submit on case, keyed by action."""
     forms: dict[str, DecisionForm] = {}
     for action in allowed_actions(case.state):
+        if action == Action.reopen_closed and not reopenable(case, datetime.now(UTC)):
+            continue
         if may_act(current_user, case, action):
-            form = DECISION_FORMS[action](prefix=action.value, version=case.decisions)
+            form = form_class(case, action)(prefix=action.value, version=case.decisions)
             if isinstance(form, AssignForm):
                 form.officer.choices = officer_choices(case)
             forms[action.value] = form
@@ -165,6 +185,7 @@ def render_case(case: Case, forms: dict[str, DecisionForm] | None = None, status
             case=case,
             forms=forms if forms is not None else decision_forms(case),
             deliveries=deliveries,
+            admission=db.scalar(select(Admission).where(Admission.case_id == case.id)),
             retry_form=EmptyForm(),
         ),
         status,
@@ -174,7 +195,9 @@ def render_case(case: Case, forms: dict[str, DecisionForm] | None = None, status
 @bp.route("/cases/<number>")
 @login_required
 def view(number: str) -> Any:
-    return render_case(get_case(number))
+    case = get_case(number)
+    audited("view", case.number)
+    return render_case(case)
 
 
 @bp.post("/cases/<number>/<action>")
@@ -186,7 +209,7 @@ def act(number: str, action: str) -> Any:
     except ValueError:
         abort(404)
     case = get_case(number)
-    form = DECISION_FORMS[chosen](prefix=chosen.value)
+    form = form_class(case, chosen)(prefix=chosen.value)
     if isinstance(form, AssignForm):
         form.officer.choices = officer_choices(case)
     if not may_act(current_user, case, chosen):
@@ -196,6 +219,7 @@ def act(number: str, action: str) -> Any:
     if not form.validate_on_submit():
         return render_case(case, forms, 400)
     db = get_session()
+    now = datetime.now(UTC)
     try:
         decide(
             db,
@@ -203,10 +227,15 @@ def act(number: str, action: str) -> Any:
             chosen,
             current_user,
             version=form.version.data,
-            now=datetime.now(UTC),
+            now=now,
             text=(form.text.data or "").strip(),  # type: ignore[attr-defined]
             officer_id=getattr(getattr(form, "officer", None), "data", None),
         )
+        if isinstance(form, AdmissionForm):
+            facts = AdmissionFacts(
+                form.hospital.data.strip(), form.bed.data.strip(), form.ambulance.data.strip()
+            )
+            record_admission(db, case, facts, current_user, now)
     except NotAllowed:
         db.rollback()
         abort(403)
@@ -247,6 +276,7 @@ def retry_delivery(delivery_id: int) -> Response:
 def timeline(number: str) -> str:
     """The audit view: case events, deliveries and the flow run's history in one list."""
     case = get_case(number)
+    audited("view", case.number)
     db = get_session()
     deliveries = db.scalars(select(Delivery).where(Delivery.case_id == case.id)).all()
     run = orchestration.run_history(case.flow_run_id)

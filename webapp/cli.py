@@ -97,6 +97,27 @@ def register(app: Flask) -> None:
             session.commit()
         click.echo(f"{kind}: {report.created} created, {report.updated} updated")
 
+    @app.cli.command("load-contacts")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--roles", is_flag=True, help="The file holds contact roles (code,name,name_hi).")
+    def load_contacts_command(path: Path, roles: bool) -> None:
+        """Load the field directory (block,village,role,name,phone,active) from CSV: all rows or none."""
+        from models.contacts import load_contacts, load_roles
+
+        with _factory()() as session, path.open(encoding="utf-8-sig", newline="") as stream:
+            try:
+                if roles:
+                    done = f"contact roles: {load_roles(session, stream)} saved"
+                else:
+                    report = load_contacts(session, stream)
+                    done = f"contacts: {report.created} created, {report.updated} updated"
+            except ImportFailed as exc:
+                for error in exc.report.errors:
+                    click.echo(f"{path}: {error}", err=True)
+                raise click.ClickException(f"nothing imported: {len(exc.report.errors)} bad rows") from None
+            session.commit()
+        click.echo(done)
+
     @app.cli.command("seed-demo")
     @click.option("--mail-sink", default="127.0.0.1:8025")
     def seed_demo(mail_sink: str) -> None:

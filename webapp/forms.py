@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from flask_babel import get_translations, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     HiddenField,
     IntegerField,
@@ -13,10 +16,14 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
+    SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
+
+from models.desk import AmbiguousVillage, UnknownVillage, resolve_village
+from webapp.db import get_session
 
 TEXT_MAX = 2000
 DESCRIPTION_MAX = 4000
@@ -85,6 +92,9 @@ class IntakeForm(FlaskForm):
         _l("Priority"), choices=[SelectChoice("normal", _l("Normal")), SelectChoice("urgent", _l("Urgent"))]
     )
     description = TextAreaField(_l("Complaint"), validators=[DataRequired(), Length(max=DESCRIPTION_MAX)])
+    call = IntegerField(widget=HiddenInput(), validators=[Optional()])  # the logged call it came from
+    # Pressed after the offer to reopen the caller's recently closed case instead.
+    new_anyway = SubmitField(_l("Open a new case anyway"))
 
     def validate_phone(self, field: StringField) -> None:
         try:
@@ -127,6 +137,101 @@ class ReopenForm(DecisionForm):
     text = TextAreaField(_l("Remark for the officer"), validators=[DataRequired(), Length(max=TEXT_MAX)])
 
 
+class AdmissionForm(DecisionForm):
+    """The officer's resolution of an emergency: where the patient was admitted."""
+
+    hospital = StringField(_l("Hospital"), validators=[DataRequired(), Length(max=200)])
+    bed = StringField(_l("Bed"), validators=[Length(max=64)])
+    ambulance = StringField(_l("Ambulance (vehicle or driver)"), validators=[Length(max=64)])
+    text = TextAreaField(_l("Note (optional)"), validators=[Length(max=TEXT_MAX)])
+
+
+class EmergencyForm(FlaskForm):
+    """An emergency call: no category or priority to choose, it goes to the officer on duty."""
+
+    token = HiddenField(validators=[DataRequired(), Length(max=64)])
+    caller_name = StringField(_l("Patient's or caller's name"), validators=[DataRequired(), Length(max=120)])
+    phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=20)])
+    village = SelectField(_l("Village"), coerce=int, validate_choice=True)
+    description = TextAreaField(
+        _l("What is happening"), validators=[DataRequired(), Length(max=DESCRIPTION_MAX)]
+    )
+    call = IntegerField(widget=HiddenInput(), validators=[Optional()])  # the logged call it came from
+
+    def validate_phone(self, field: StringField) -> None:
+        try:
+            field.data = e164(field.data or "")
+        except ValueError:
+            raise ValidationError(_l("Enter a valid Indian phone number, e.g. 98765 43210.")) from None
+
+    def validate_village(self, field: SelectField) -> None:
+        if not field.data:
+            raise ValidationError(_l("Choose the caller's village."))
+
+
+class ReopenClosedForm(DecisionForm):
+    text = TextAreaField(_l("What the caller says now"), validators=[DataRequired(), Length(max=TEXT_MAX)])
+
+
 class StatusForm(FlaskForm):
     number = StringField(_l("Case number"), validators=[DataRequired(), Length(max=32)])
     phone = StringField(_l("Phone used when calling"), validators=[DataRequired(), Length(max=20)])
+
+
+CALL_KIND_LABELS = {
+    "information": _l("Information"),
+    "complaint": _l("Complaint"),
+    "follow_up": _l("Home-isolation follow-up"),
+    "emergency": _l("Emergency"),
+    "other": _l("Other"),
+}
+DURATION = re.compile(r"^(?:(?:(\d{1,2}):)?(\d{1,3}):)?(\d{1,5})$")
+
+
+class CallForm(FlaskForm):
+    """One call on the desk; validating it resolves the village (village_id) and the duration."""
+
+    phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=20)])
+    caller_name = StringField(_l("Caller's name"), validators=[Length(max=120)])
+    village = StringField(_l("Village"), validators=[Length(max=250)])
+    kind = SelectField(
+        _l("Kind of call"),
+        choices=[SelectChoice(k, label) for k, label in CALL_KIND_LABELS.items()],
+        default="information",
+    )
+    note = TextAreaField(_l("Note"), validators=[Length(max=TEXT_MAX)])
+    duration = StringField(_l("Duration (minutes:seconds)"), validators=[Length(max=10)])
+
+    village_id: int | None = None
+    duration_seconds: int = 0
+
+    def validate_phone(self, field: StringField) -> None:
+        try:
+            field.data = e164(field.data or "")
+        except ValueError:
+            raise ValidationError(_l("Enter a valid Indian phone number, e.g. 98765 43210.")) from None
+
+    def validate_village(self, field: StringField) -> None:
+        if not (field.data or "").strip():
+            return
+        try:
+            self.village_id = resolve_village(get_session(), field.data or "").id
+        except UnknownVillage:
+            raise ValidationError(_l("No village is called that; pick one from the list.")) from None
+        except AmbiguousVillage as exc:
+            raise ValidationError(
+                _l("Villages of that name are in several blocks: write one of %(names)s.", names=str(exc))
+            ) from None
+
+    def validate_duration(self, field: StringField) -> None:
+        match = DURATION.match((field.data or "0").strip() or "0")
+        if match is None:
+            raise ValidationError(_l("Write the duration as minutes:seconds, e.g. 2:30."))
+        hours, minutes, seconds = (int(g or 0) for g in match.groups())
+        self.duration_seconds = hours * 3600 + minutes * 60 + seconds
+        if self.duration_seconds > 24 * 3600:
+            raise ValidationError(_l("A call cannot last more than a day."))
+
+
+class ContactImportForm(FlaskForm):
+    file = FileField(_l("CSV file"), validators=[FileRequired()])

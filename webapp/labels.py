@@ -25,6 +25,7 @@ EVENT_LABELS = {
     "confirm": _l("Closure confirmed"),
     "reopen": _l("Reopened by the Collector"),
     "escalation": _l("Time limit escalation"),
+    "reopen_closed": _l("Reopened on the caller's new complaint"),
 }
 
 AUDIENCE_LABELS = {
@@ -40,6 +41,7 @@ ACTION_LABELS = {
     "send_back": _l("Send back to the DM"),
     "confirm": _l("Confirm closure"),
     "reopen": _l("Reopen"),
+    "reopen_closed": _l("Reopen on the caller's complaint"),
 }
 
 ROLE_LABELS = {

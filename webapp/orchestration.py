@@ -50,6 +50,22 @@ def _start(session: Session, row: Outbox, settings: Settings) -> None:
     session.execute(update(Case).where(Case.id == row.case_id).values(flow_run_id=str(flow_run.id)))
 
 
+def _start_advisory(session: Session, row: Outbox, settings: Settings) -> str:
+    from prefect.deployments import run_deployment
+
+    advisory_id = int(row.payload["advisory_id"])
+    flow_run = run_deployment(
+        name=settings.advisory_deployment,
+        parameters={"advisory_id": advisory_id},
+        timeout=0,
+        # As for a case: a repeated start returns the run made the first time.
+        idempotency_key=f"advisory-{advisory_id}",
+        tags=["advisory"],
+        as_subflow=False,
+    )
+    return f"advisory run {flow_run.id}"
+
+
 def _resume(session: Session, row: Outbox) -> str:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
@@ -88,16 +104,20 @@ def dispatch_once(factory: sessionmaker, settings: Settings) -> int:  # type: ig
         ).all()
         cases_seen: set[int] = set()
         for row in rows:
-            if row.case_id in cases_seen:
-                continue  # a case's rows go in order: the start before its resumes
-            cases_seen.add(row.case_id)
+            if row.case_id is not None:  # an advisory is no case's: it goes in any order
+                if row.case_id in cases_seen:
+                    continue  # a case's rows go in order: the start before its resumes
+                cases_seen.add(row.case_id)
             due = (
                 row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=UTC)
             )
             if due > now:
                 continue
             try:
-                outcome = _start(session, row, settings) if row.kind == "start" else _resume(session, row)
+                if row.kind == "advisory":
+                    outcome: str | None = _start_advisory(session, row, settings)
+                else:
+                    outcome = _start(session, row, settings) if row.kind == "start" else _resume(session, row)
             except NotReady as exc:
                 _retry_later(row, str(exc), seconds=min(5.0, 0.25 * (row.attempts + 1)))
                 session.commit()

@@ -1,0 +1,536 @@
+"""oversight: the dashboard, filtered case lists and the CSV export on a year of cases.
+
+A fresh app database (a SQLite file in a temporary folder, or with --postgres the database
+`bench_app`) is migrated and seeded with bulk inserts (COPY on PostgreSQL): 100,000 cases
+opened over the last 365 days with realistic lifecycles, 1,000,000 case events, 160,000
+calls, 10 blocks, 200 villages and 30 officers (--quick: 10,000 cases, 100,000 events).
+The web app is measured in this process through the Flask test client (no HTTP server,
+no network), logged in as the Collector:
+
+- GET /dashboard, p50 and p95 (goal p95 <= 200 ms); floor: the dashboard's SQL statements
+  (models/stats.py) executed bare on a SQLAlchemy connection;
+- GET /cases?... for several filters, p95 each (goal <= 200 ms); floor: the list's count and
+  page queries (models/caselist.py) executed bare;
+- GET /cases/export.csv of every case: total time (goal <= 10 s) and the growth of this
+  process's peak RSS while it streams (goal: flat); floor: the export query streamed bare.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+from sqlalchemy import Connection, Engine, func, insert, select, text
+from werkzeug.security import generate_password_hash
+
+from bench.harness import Options, create_database
+from bench.report import Report, percentile
+from models import Block, Call, Case, CaseEvent, Category, Department, Settings, User, Village
+from models.db import get_engine, get_sessionmaker
+from models.demo import seed
+from models.lifecycle import Step
+from models.sla import Limits, resolution_deadline, step_limit
+from models.stats import Window, calls_query, cohort_query, days_query, durations_query, pending_query
+
+NAME = "oversight"
+GOAL_MS = "<= 200"
+PASSWORD = "bench-password"
+SEED = 20250312
+
+
+def sizes(quick: bool) -> tuple[int, int, int]:
+    """Cases, events and calls to seed."""
+    return (10_000, 100_000, 16_000) if quick else (100_000, 1_000_000, 160_000)
+
+
+def run(options: Options, report: Report) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="bench-oversight-"))
+    if options.postgres:
+        url = create_database(options.pg_url, "bench_app", "psycopg")
+    else:
+        url = f"sqlite:///{folder / 'control_room.sqlite'}"
+    ok = False
+    try:
+        now = datetime.now(UTC)
+        started = time.perf_counter()
+        seeded = Seeder(url, now, *sizes(options.quick)).run()
+        report.note(
+            f"{NAME}: seeded {seeded} in {time.perf_counter() - started:.0f} s into {url.split('@')[-1]}"
+        )
+        Measure(url, now, options.quick, report).run()
+        ok = True
+    finally:
+        get_engine(url).dispose()
+        if ok and not options.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            print(f"# kept {folder}", flush=True)
+
+
+class Seeder:
+    """Reference data with the ORM, then cases, events and calls in bulk."""
+
+    def __init__(self, url: str, now: datetime, cases: int, events: int, calls: int) -> None:
+        self.url, self.now = url, now
+        self.n_cases, self.n_events, self.n_calls = cases, events, calls
+        self.random = random.Random(SEED)
+        self.engine: Engine = get_engine(url)
+
+    def run(self) -> str:
+        from models.migrate import upgrade
+
+        upgrade(self.url)
+        self.reference()
+        cases, events = self.cases()
+        calls = self.calls()
+        with self.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        return f"{cases:,} cases, {events:,} events, {calls:,} calls"
+
+    def reference(self) -> None:
+        with get_sessionmaker(self.url)() as session:
+            seed(session, generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000"), "127.0.0.1:9")
+            for b in range(1, 8):
+                session.add(Block(name=f"Block {b}"))
+            session.flush()
+            blocks = session.scalars(select(Block)).all()
+            for block in blocks:
+                have = session.scalar(select(func.count()).where(Village.block_id == block.id)) or 0
+                for v in range(have, 20):
+                    session.add(Village(block_id=block.id, name=f"{block.name} village {v}"))
+            for d in session.scalars(select(Department)).all():
+                for o in range(9):
+                    session.add(
+                        User(
+                            username=f"{d.code}{o}",
+                            name=f"Officer {d.code} {o}",
+                            role="officer",
+                            department_id=d.id,
+                            designation="Officer",
+                        )
+                    )
+            session.commit()
+            self.villages = [(v.id, v.block_id) for v in session.scalars(select(Village))]
+            self.categories = list(session.scalars(select(Category)))
+            self.officers = {
+                d: [
+                    u.id
+                    for u in session.scalars(
+                        select(User).where(User.role == "officer", User.department_id == d)
+                    )
+                ]
+                for d in {c.department_id for c in self.categories}
+            }
+            self.operator = session.scalar(select(User.id).where(User.username == "operator"))
+            self.staff = {
+                u.username: u.id for u in session.scalars(select(User).where(User.role != "officer"))
+            }
+
+    def opened_at(self) -> datetime:
+        """A moment in the last year, busier by day (India time) than by night."""
+        while True:
+            moment = self.now - timedelta(seconds=self.random.uniform(0, 365 * 86400))
+            hour = (moment.hour + 5.5) % 24
+            if self.random.random() < (1.0 if 8 <= hour < 22 else 0.25):
+                return moment
+
+    def lifecycle(
+        self, opened: datetime, limits: Limits, urgent: bool
+    ) -> list[tuple[str, str, str, datetime]]:
+        """The decisions a case opened at `opened` has had by now: (kind, from, to, when)."""
+        r = self.random
+        moves: list[tuple[str, str, str, datetime]] = []
+        at = opened
+        slow = r.random() < 0.01  # a few cases wait far too long at some step
+
+        def later(step: str, median_share: float) -> datetime:
+            limit = step_limit(Step(step), urgent, limits)
+            factor = r.lognormvariate(math.log(median_share), 0.9) * (40 if slow and r.random() < 0.3 else 1)
+            return at + limit * factor
+
+        at = later("dm", 0.6)
+        if r.random() < 0.07:
+            moves.append(("reject", "awaiting_assignment", "rejected", at))
+            return [m for m in moves if m[3] <= self.now]
+        moves.append(("assign", "awaiting_assignment", "assigned", at))
+        if r.random() < 0.03:
+            at = later("officer", 0.3)
+            moves.append(("send_back", "assigned", "awaiting_assignment", at))
+            at = later("dm", 0.5)
+            moves.append(("assign", "awaiting_assignment", "assigned", at))
+        at = later("officer", 0.7)
+        moves.append(("resolve", "assigned", "resolved", at))
+        if r.random() < 0.05:
+            at = later("collector", 0.5)
+            moves.append(("reopen", "resolved", "assigned", at))
+            at = later("officer", 0.5)
+            moves.append(("resolve", "assigned", "resolved", at))
+        at = later("collector", 0.6)
+        moves.append(("confirm", "resolved", "closed", at))
+        if r.random() < 0.005:  # forgotten: stuck at some step to this day, the backlog
+            moves = moves[: r.randrange(len(moves))]
+        return [m for m in moves if m[3] <= self.now]
+
+    def cases(self) -> tuple[int, int]:
+        r = self.random
+        due_step = {"awaiting_assignment": Step.dm, "assigned": Step.officer, "resolved": Step.collector}
+        by = {
+            "assign": "dm",
+            "reject": "dm",
+            "send_back": None,
+            "resolve": None,
+            "confirm": "collector",
+            "reopen": "collector",
+        }
+        case_rows: list[dict[str, Any]] = []
+        event_rows: list[dict[str, Any]] = []
+        spans: list[tuple[int, datetime, datetime, str]] = []
+        weights = [5, 3, 3, 2, 2, 4, 2][: len(self.categories)] + [1] * max(0, len(self.categories) - 7)
+        opened_all = sorted(self.opened_at() for _ in range(self.n_cases))
+        for case_id, opened in enumerate(opened_all, start=1):
+            category = r.choices(self.categories, weights)[0]
+            village, block = r.choice(self.villages)
+            urgent = r.random() < 0.1
+            limits = category.limits
+            moves = self.lifecycle(opened, limits, urgent)
+            state, since, officer = "awaiting_assignment", opened, None
+            resolved_at = closed_at = None
+            event_rows.append(self._event(case_id, "opened", None, state, self.operator, None, opened))
+            for kind, source, target, at in moves:
+                assigned = r.choice(self.officers[category.department_id]) if kind == "assign" else None
+                officer = assigned or officer
+                actor = self.staff[by[kind]] if by[kind] else officer
+                event_rows.append(self._event(case_id, kind, source, target, actor, assigned, at))
+                state, since = target, at
+                if target == "resolved" and resolved_at is None:
+                    resolved_at = at
+                if target in ("closed", "rejected"):
+                    closed_at = at
+            step = due_step.get(state)
+            case_rows.append(
+                {
+                    "id": case_id,
+                    "number": f"SRJ-{opened.year}-{case_id:06d}",
+                    "intake_token": f"bench-{case_id}",
+                    "caller_name": f"Caller {r.randrange(10_000)}",
+                    "phone": f"+9198{r.randrange(10**8):08d}",
+                    "village_id": village,
+                    "category_id": category.id,
+                    "description": "Needs help: "
+                    + r.choice(["bed", "oxygen", "ration", "ambulance", "medicine"]),
+                    "priority": "urgent" if urgent else "normal",
+                    "state": state,
+                    "decisions": len(moves),
+                    "officer_id": officer,
+                    "created_by_id": self.operator,
+                    "created_at": naive(opened),
+                    "state_since": naive(since),
+                    "due_at": naive(since + step_limit(step, urgent, limits)) if step else None,
+                    "resolve_by": naive(resolution_deadline(opened, urgent, limits)),
+                    "resolved_at": naive(resolved_at),
+                    "closed_at": naive(closed_at),
+                    "block_id": block,
+                }
+            )
+            spans.append((case_id, opened, since if state in ("closed", "rejected") else self.now, state))
+        # The ladder's escalations and other notes make up the rest of the events.
+        for _ in range(max(0, self.n_events - len(event_rows))):
+            case_id, start, end, state = spans[r.randrange(len(spans))]
+            at = start + (end - start) * r.random()
+            event_rows.append(self._event(case_id, "escalation", state, state, None, None, at))
+        self._bulk(Case.__table__, case_rows)
+        self._bulk(CaseEvent.__table__, event_rows)
+        return len(case_rows), len(event_rows)
+
+    def _event(
+        self,
+        case_id: int,
+        kind: str,
+        source: str | None,
+        target: str,
+        by: int | None,
+        officer: int | None,
+        at: datetime,
+    ) -> dict[str, Any]:
+        return {
+            "case_id": case_id,
+            "kind": kind,
+            "from_state": source,
+            "to_state": target,
+            "by_user_id": by,
+            "officer_id": officer,
+            "text": "",
+            "created_at": naive(at),
+        }
+
+    def calls(self) -> int:
+        kinds = ["complaint"] * 6 + ["information"] * 3 + ["follow_up"] * 2 + ["emergency", "other"]
+        rows = [
+            {
+                "phone": f"+9198{self.random.randrange(10**8):08d}",
+                "caller_name": "",
+                "kind": self.random.choice(kinds),
+                "note": "",
+                "duration_seconds": self.random.randrange(30, 600),
+                "by_user_id": self.operator,
+                "created_at": naive(self.opened_at()),
+                "village_id": None,
+                "case_id": None,
+            }
+            for _ in range(self.n_calls)
+        ]
+        self._bulk(Call.__table__, rows)
+        return len(rows)
+
+    def _bulk(self, table: Any, rows: list[dict[str, Any]], batch: int = 50_000) -> None:
+        if not rows:
+            return
+        columns = list(rows[0])
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row([row[c] for c in columns])
+                if "id" in columns:
+                    conn.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"(SELECT max(id) FROM {table.name}))"
+                        )
+                    )
+            else:
+                for i in range(0, len(rows), batch):
+                    conn.execute(insert(table), rows[i : i + batch])
+
+
+def naive(moment: datetime | None) -> datetime | None:
+    """As the columns store it: UTC, no zone."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment is not None else None
+
+
+class PeakRss:
+    """Samples this process's RSS every few milliseconds while in use; .growth is peak minus start."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.start = self.peak = self.process.memory_info().rss
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.005)
+
+    def __enter__(self) -> PeakRss:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.running = False
+        self.thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.peak - self.start) / 2**20
+
+
+class Measure:
+    def __init__(self, url: str, now: datetime, quick: bool, report: Report) -> None:
+        from webapp import create_app
+
+        self.url, self.now, self.report = url, now, report
+        self.repeat = 15 if quick else 40
+        self.app = create_app(
+            Settings(
+                app_env="bench",
+                secret_key="bench",
+                database_url=url,
+                prefect_api_url="http://127.0.0.1:9/api",
+            )
+        )
+        self.client = self.app.test_client()
+        page = self.client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert token, "no CSRF token on the login page"
+        response = self.client.post(
+            "/login", data={"csrf_token": token.group(1), "username": "collector", "password": PASSWORD}
+        )
+        assert response.status_code == 302, response.status_code
+        self.engine = get_engine(url)
+
+    def run(self) -> None:
+        self.dashboard()
+        self.lists()
+        self.export()
+
+    def timed_get(self, path: str) -> list[float]:
+        times = []
+        for i in range(self.repeat + 3):
+            started = time.perf_counter()
+            response = self.client.get(path)
+            seconds = time.perf_counter() - started
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {path}: {response.status_code}")
+            if i >= 3:  # the first three warm the caches
+                times.append(seconds)
+        return times
+
+    def timed_sql(self, work: Callable[[Connection], Any]) -> list[float]:
+        times = []
+        with self.engine.connect() as conn:
+            for i in range(self.repeat + 3):
+                started = time.perf_counter()
+                work(conn)
+                if i >= 3:
+                    times.append(time.perf_counter() - started)
+                conn.rollback()
+        return times
+
+    def dashboard(self) -> None:
+        def statements(conn: Connection) -> None:
+            now = datetime.now(UTC)
+            for days in (1, 10):
+                window = Window.ending(now, days)
+                conn.execute(cohort_query(window, now)).all()
+                conn.execute(durations_query(window)).all()
+                conn.execute(calls_query(window)).all()
+            conn.execute(days_query(Window.ending(now, 10))).all()
+            conn.execute(calls_query(Window.ending(now, 10))).all()
+            conn.execute(pending_query(now)).all()
+
+        page = self.timed_get("/dashboard")
+        floor = self.timed_sql(statements)
+        for p in (50, 95):
+            self.report.add(
+                NAME,
+                f"GET /dashboard p{p}",
+                1000 * percentile(page, p),
+                "ms",
+                floor=1000 * percentile(floor, p),
+                goal=GOAL_MS if p == 95 else None,
+            )
+
+    def lists(self) -> None:
+        from models.caselist import CaseFilter, conditions, query
+
+        today = (self.now + timedelta(hours=5, minutes=30)).date()
+        with get_sessionmaker(self.url)() as session:
+            viewer = session.scalar(select(User).where(User.username == "collector"))
+            officer = session.scalar(
+                select(Case.officer_id)
+                .where(Case.officer_id.is_not(None))
+                .group_by(Case.officer_id)
+                .order_by(func.count().desc())
+                .limit(1)
+            )
+        assert viewer is not None
+        filters = {
+            "default (open first)": "",
+            "state=open": "state=open",
+            "closed, last 30 days": f"state=closed&from={today - timedelta(days=29)}&to={today}",
+            "category, last 10 days": f"category=1&from={today - timedelta(days=9)}&to={today}",
+            "block + open": "block=2&state=open",
+            "officer": f"officer={officer}",
+            "step=officer&overdue=1": "step=officer&overdue=1",
+            "opened, newest first, page 50": "sort=-opened&page=50",
+            "text q=98765": "q=98765",
+        }
+        for label, args in filters.items():
+            flt, errors = CaseFilter.from_args(dict(p.split("=", 1) for p in args.split("&") if p))
+            assert not errors, errors
+
+            def bare(conn: Connection, flt: CaseFilter = flt) -> None:
+                now = datetime.now(UTC)
+                where = conditions(flt, viewer, now)
+                conn.execute(select(func.count()).select_from(Case).where(*where)).scalar()
+                rows = query(flt, viewer, now).limit(flt.per_page).offset((flt.page - 1) * flt.per_page)
+                conn.execute(rows).all()
+
+            page = self.timed_get(f"/cases?{args}" if args else "/cases")
+            floor = self.timed_sql(bare)
+            self.report.add(
+                NAME,
+                f"GET /cases [{label}] p95",
+                1000 * percentile(page, 95),
+                "ms",
+                floor=1000 * percentile(floor, 95),
+                goal=GOAL_MS,
+            )
+
+    def export(self) -> None:
+        from models.caselist import CaseFilter, export_query
+
+        with get_sessionmaker(self.url)() as session:
+            viewer = session.scalar(select(User).where(User.username == "collector"))
+            total = session.scalar(select(func.count()).select_from(Case)) or 0
+
+        def app_export() -> tuple[int, int]:
+            response = self.client.get("/cases/export.csv", buffered=False)
+            if response.status_code != 200:
+                raise RuntimeError(f"export: {response.status_code}")
+            size = lines = 0
+            try:
+                for chunk in response.response:
+                    data = chunk if isinstance(chunk, bytes) else chunk.encode()
+                    size += len(data)
+                    lines += data.count(b"\n")
+            finally:
+                response.close()
+            return size, lines
+
+        def bare_export() -> int:
+            rows = 0
+            with self.engine.connect() as conn:
+                result = conn.execution_options(yield_per=1000).execute(
+                    export_query(CaseFilter(), viewer, datetime.now(UTC))
+                )
+                for _row in result:
+                    rows += 1
+            return rows
+
+        with PeakRss() as rss:
+            started = time.perf_counter()
+            size, lines = app_export()
+            seconds = time.perf_counter() - started
+        with PeakRss() as floor_rss:
+            started = time.perf_counter()
+            rows = bare_export()
+            floor_seconds = time.perf_counter() - started
+        self.report.add(
+            NAME,
+            f"GET /cases/export.csv, {total:,} cases: total time",
+            seconds,
+            "s",
+            floor=floor_seconds,
+            goal="<= 10",
+        )
+        self.report.add(
+            NAME,
+            "export: peak RSS growth while streaming",
+            rss.growth_mb,
+            "MB",
+            floor=floor_rss.growth_mb,
+            goal="<= 50",
+        )
+        self.report.add(NAME, "export: CSV size (what buffering it all would hold)", size / 2**20, "MB")
+        self.report.add(
+            NAME,
+            "export: rows streamed (CSV lines incl. header, less cases)",
+            lines - 1 - total,
+            "rows",
+            floor=rows - total,
+            goal="== 0",
+        )

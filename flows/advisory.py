@@ -1,0 +1,76 @@
+"""Sending a health advisory: one run per advisory, one task per patient's message."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import flow, get_run_logger, task
+from prefect.task_runners import ThreadPoolTaskRunner
+from sqlalchemy import update
+
+from models.advisories import plan_advisory
+from models.advisory import Advisory
+from models.config import Settings
+from models.db import get_sessionmaker
+from notifications.sms import send_advisory_delivery
+
+# Messages in flight at once: enough to get through a district's list in minutes,
+# few enough not to trip an SMS gateway's rate limit.
+SENDERS = 8
+
+
+class MessageFailed(RuntimeError):
+    """The gateway did not take one patient's message (the delivery row holds the error)."""
+
+
+@task
+def plan_recipients(advisory_id: int) -> list[int]:
+    """One delivery row per patient in isolation (in the advisory's village, if it has one)."""
+    with get_sessionmaker(Settings.from_env().database_url).begin() as session:
+        return plan_advisory(session, advisory_id)
+
+
+@task(retries=3, retry_delay_seconds=[10, 30, 60])
+def send_message(delivery_id: int) -> int:
+    """Send one patient's message; a sent one is never sent again, so retries are safe."""
+    settings = Settings.from_env()
+    if not send_advisory_delivery(get_sessionmaker(settings.database_url), delivery_id, settings):
+        raise MessageFailed(f"delivery {delivery_id} failed")
+    return delivery_id
+
+
+@task
+def mark_sent(advisory_id: int) -> None:
+    """Record when every message was attempted."""
+    with get_sessionmaker(Settings.from_env().database_url).begin() as session:
+        session.execute(
+            update(Advisory)
+            .where(Advisory.id == advisory_id, Advisory.sent_at.is_(None))
+            .values(sent_at=datetime.now(UTC))
+        )
+
+
+@flow(
+    name="send-advisory",
+    flow_run_name="advisory-{advisory_id}",
+    task_runner=ThreadPoolTaskRunner(max_workers=SENDERS),
+    log_prints=True,
+)
+def send_advisory(advisory_id: int) -> dict[str, int]:
+    """Send an advisory to each of its recipients.
+
+    1. plan_recipients: a delivery row for each patient, written before anything is sent.
+    2. send_message: each row, in parallel, with retries; one bad phone fails its own task
+       and is shown on the advisory's page, not the whole run.
+    3. mark_sent: the advisory's sent_at.
+    """
+    logger = get_run_logger()
+    ids = plan_recipients(advisory_id)
+    futures = send_message.map(ids)
+    futures.wait()
+    failed = [i for i, f in zip(ids, futures, strict=True) if not f.state.is_completed()]
+    mark_sent(advisory_id)
+    if failed:
+        logger.warning("advisory %s: %s of %s messages failed: %s", advisory_id, len(failed), len(ids), failed)
+    logger.info("advisory %s: %s sent, %s failed", advisory_id, len(ids) - len(failed), len(failed))
+    return {"sent": len(ids) - len(failed), "failed": len(failed)}

@@ -1,0 +1,154 @@
+"""The emergency path: an urgent case that skips the DM's queue, assigned at once to the duty officer.
+
+It is still one run of the complaint flow with its whole history: the case opens as
+usual (its run starts and waits at the DM's step) and the duty roster takes the DM's
+decision at once, in the same transaction, so the dispatcher resumes the run with the
+assignment straight after starting it. With nobody on duty the case waits in the DM's
+queue as an urgent case; either way the DMs and the Collectors are told on every channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from models.case import Case, CaseEvent, Outbox, Priority
+from models.casework import Intake, open_case, pause_key
+from models.directory import Category, Department, User
+from models.duty import Admission, Duty, on_duty
+from models.lifecycle import Action, State
+from models.sla import step_deadline
+
+CATEGORY = "emergency"  # the category code emergencies are filed under
+
+
+@dataclass(frozen=True)
+class AdmissionFacts:
+    hospital: str
+    bed: str = ""
+    ambulance: str = ""
+
+
+def emergency_category(session: Session) -> Category:
+    """The emergency category; made on first use so no red flag is ever refused for want of it.
+
+    A district edits it like any category (load-csv categories, code "emergency").
+    """
+    category = session.scalar(select(Category).where(Category.code == CATEGORY))
+    if category is not None:
+        return category
+    health = session.scalar(select(Department).where(Department.code == "health"))
+    department = health or session.scalar(select(Department).order_by(Department.id))
+    if department is None:
+        department = Department(code="health", name="Health", name_hi="स्वास्थ्य")
+        session.add(department)
+        session.flush()
+    category = Category(
+        code=CATEGORY,
+        name="Emergency: hospital admission",
+        name_hi="आपातकाल: अस्पताल में भर्ती",
+        department_id=department.id,
+        assign_minutes=5,
+        resolve_minutes=60,
+        urgent_minutes=30,
+    )
+    session.add(category)
+    session.flush()
+    return category
+
+
+def open_emergency(
+    session: Session,
+    *,
+    caller_name: str,
+    phone: str,
+    village_id: int,
+    description: str,
+    by: User,
+    prefix: str,
+    now: datetime,
+    token: str,
+    patient_id: int | None = None,
+) -> Case:
+    """Open an emergency case and hand it to the admission officer on duty. Never commits.
+
+    A token seen before returns the case it opened (a form or a reading submitted twice).
+    """
+    existing = session.scalar(select(Case).where(Case.intake_token == token))
+    if existing is not None:
+        return existing
+    category = emergency_category(session)
+    intake = Intake(token, caller_name, phone, village_id, category.id, description, Priority.urgent)
+    case = open_case(session, intake, by, prefix, now)
+    case.emergency = True
+    case.patient_id = patient_id
+    session.flush()
+    officer = on_duty(session, Duty.admission, now)
+    if officer is not None:
+        assign_on_duty(session, case, officer, now)
+    return case
+
+
+def assign_on_duty(session: Session, case: Case, officer: User, now: datetime) -> CaseEvent:
+    """The duty roster's decision at the DM's step: assign to the officer on duty."""
+    result = session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.state == State.awaiting_assignment, Case.decisions == case.decisions)
+        .values(
+            state=State.assigned,
+            decisions=case.decisions + 1,
+            officer_id=officer.id,
+            state_since=now,
+            due_at=step_deadline(State.assigned, now, True, case.category.limits),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    assert result.rowcount == 1, "a case just opened cannot have moved on"  # type: ignore[attr-defined]
+    event = CaseEvent(
+        case_id=case.id,
+        kind=Action.assign.value,
+        from_state=State.awaiting_assignment,
+        to_state=State.assigned,
+        by_user_id=None,  # the duty roster, not a person
+        officer_id=officer.id,
+        text="",
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    session.add(
+        Outbox(
+            case_id=case.id,
+            kind="resume",
+            pause_key=pause_key(case.decisions),
+            payload={"action": Action.assign.value, "event_id": event.id, "by_user": "duty roster", "note": ""},
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+    session.refresh(case)
+    return event
+
+
+def record_admission(session: Session, case: Case, facts: AdmissionFacts, by: User, now: datetime) -> Admission:
+    """Record where an emergency's patient was admitted; a home-isolation patient's follow-ups stop."""
+    admission = Admission(
+        case_id=case.id,
+        patient_id=case.patient_id,
+        hospital=facts.hospital,
+        bed=facts.bed,
+        ambulance=facts.ambulance,
+        by_user_id=by.id,
+        admitted_at=now,
+    )
+    session.add(admission)
+    if case.patient_id is not None:
+        from models.homecare import end_follow_ups
+        from models.isolation import PatientStatus
+
+        end_follow_ups(session, case.patient_id, PatientStatus.admitted, now)
+    session.flush()
+    return admission

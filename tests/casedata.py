@@ -1,0 +1,108 @@
+"""Hand-counted cases for the list, export, report and audit tests, built with the domain functions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Action, Block, Case, Category, Priority, User, Village
+from models.casework import Intake, decide, open_case
+
+# India is UTC+05:30: b opens at 00:30 on 11 March in India, still 10 March in UTC.
+AT = {
+    "a": datetime(2026, 3, 10, 4, 30, tzinfo=UTC),
+    "b": datetime(2026, 3, 10, 19, 0, tzinfo=UTC),
+    "c": datetime(2026, 3, 11, 6, 0, tzinfo=UTC),
+    "d": datetime(2026, 3, 11, 7, 0, tzinfo=UTC),
+    "e": datetime(2026, 3, 11, 8, 0, tzinfo=UTC),
+}
+
+
+def ids(session: Session) -> dict[str, int]:
+    """Row ids by name: category codes, block and village names."""
+    found = {c.code: c.id for c in session.scalars(select(Category))}
+    found |= {b.name: b.id for b in session.scalars(select(Block))}
+    found |= {v.name: v.id for v in session.scalars(select(Village))}
+    return found
+
+
+def make_case(
+    session: Session,
+    by: User,
+    now: datetime,
+    *,
+    category: str = "bed",
+    village: str = "Bishrampur",
+    caller: str = "Ramu Yadav",
+    phone: str = "+919876543210",
+    description: str = "Needs a hospital bed",
+    priority: Priority = Priority.normal,
+) -> Case:
+    known = ids(session)
+    intake = Intake(uuid.uuid4().hex, caller, phone, known[village], known[category], description, priority)
+    return open_case(session, intake, by=by, prefix="SRJ", now=now)
+
+
+def move(
+    session: Session, case: Case, action: Action, by: User, now: datetime, officer: User | None = None
+) -> None:
+    decide(
+        session,
+        case,
+        action,
+        by,
+        version=case.decisions,
+        now=now,
+        text="noted",
+        officer_id=officer and officer.id,
+    )
+
+
+def build(session: Session, district: dict[str, User]) -> dict[str, str]:
+    """Six cases; return their numbers by name.
+
+    a  bed, Bishrampur (Surajpur)     10 Mar 10:00 IST   waits on the DM (overdue)
+    b  ration, Chando (Pratappur)     11 Mar 00:30 IST   with the food officer (overdue); Hindi text
+    c  oxygen, Sawaraon (Bhaiyathan)  11 Mar 11:30 IST   resolved by cmho at 22:30 IST, waits on the Collector
+    d  bed, Jayanagar (Surajpur)      11 Mar 12:30 IST   closed by the Collector at 17:30 IST
+    e  other, Kharsura (Pratappur)    11 Mar 13:30 IST   rejected by the DM at 14:00 IST
+    f  ambulance, Bishrampur          now                waits on the DM (not overdue)
+    """
+    u = district
+    op, dm = u["operator"], u["dm"]
+    a = make_case(session, op, AT["a"], description="Needs a hospital bed with oxygen")
+    b = make_case(
+        session,
+        op,
+        AT["b"],
+        category="ration",
+        village="Chando",
+        caller="सीता देवी",
+        phone="+919800000001",
+        description="राशन कार्ड नहीं मिला",
+    )
+    move(session, b, Action.assign, dm, datetime(2026, 3, 10, 19, 5, tzinfo=UTC), u["dfo"])
+    c = make_case(
+        session,
+        op,
+        AT["c"],
+        category="oxygen",
+        village="Sawaraon",
+        caller="Mohan Lal",
+        phone="+919812345678",
+        description="OXYGEN cylinder empty",
+    )
+    move(session, c, Action.assign, dm, datetime(2026, 3, 11, 6, 10, tzinfo=UTC), u["cmho"])
+    move(session, c, Action.resolve, u["cmho"], datetime(2026, 3, 11, 17, 0, tzinfo=UTC))
+    d = make_case(session, op, AT["d"], village="Jayanagar", description='=HYPERLINK("http://x")')
+    move(session, d, Action.assign, dm, datetime(2026, 3, 11, 7, 10, tzinfo=UTC), u["cmho"])
+    move(session, d, Action.resolve, u["cmho"], datetime(2026, 3, 11, 10, 0, tzinfo=UTC))
+    move(session, d, Action.confirm, u["collector"], datetime(2026, 3, 11, 12, 0, tzinfo=UTC))
+    e = make_case(session, op, AT["e"], category="other", village="Kharsura", description="Road repair")
+    move(session, e, Action.reject, dm, datetime(2026, 3, 11, 8, 30, tzinfo=UTC))
+    f = make_case(session, op, datetime.now(UTC), category="ambulance", description="Ambulance needed")
+    session.commit()
+    return {name: str(case.number) for name, case in zip("abcdef", (a, b, c, d, e, f), strict=True)}

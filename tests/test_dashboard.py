@@ -1,0 +1,97 @@
+"""The dashboard page: who may see it, its figures, and the case lists its numbers and bars open."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from models import Action, Call, Priority, User
+from models.casework import Intake, decide, open_case
+from models.stats import india_day
+from tests.conftest import login
+
+
+@pytest.fixture
+def today(session: Session, district: dict[str, User]) -> str:
+    """Two complaints opened in the last hour (one closed, one waiting on the DM) and a call."""
+    now = datetime.now(UTC)
+    p = district
+    for minutes, category in ((40, 1), (5, 2)):
+        intake = Intake(f"t{minutes}", "Ramu", "+919876543210", 1, category, "Needs help", Priority.normal)
+        case = open_case(session, intake, p["operator"], "SRJ", now - timedelta(minutes=minutes))
+        if minutes == 40:
+            at = now - timedelta(minutes=30)
+            decide(session, case, Action.assign, p["dm"], version=0, now=at, officer_id=p["cmho"].id)
+            decide(session, case, Action.resolve, p["cmho"], version=1, now=at + timedelta(minutes=12))
+            decide(session, case, Action.confirm, p["collector"], version=2, now=at + timedelta(minutes=15))
+    session.add(Call(phone="+919876543210", kind="complaint", by_user_id=p["operator"].id, created_at=now))
+    session.commit()
+    return india_day(now).isoformat()
+
+
+def links(page: str) -> set[str]:
+    return {html.unescape(h) for h in re.findall(r'href="([^"]+)"', page)}
+
+
+def test_it_needs_a_login(client: FlaskClient, district: dict[str, User]) -> None:
+    response = client.get("/dashboard")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize("username", ["operator", "cmho"])
+def test_it_is_not_for_operators_or_officers(
+    client: FlaskClient, district: dict[str, User], username: str
+) -> None:
+    login(client, username)
+    assert client.get("/dashboard").status_code == 403
+    assert 'href="/dashboard"' not in client.get("/queue").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("username", ["dm", "collector", "admin"])
+def test_it_shows_the_figures(client: FlaskClient, today: str, username: str) -> None:
+    login(client, username)
+    response = client.get("/dashboard")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'href="/dashboard"' in page  # the nav link
+    # Today's headline: 1 call, 2 opened, 1 closed, resolved within the limit in 22 minutes.
+    figures = dict(re.findall(r"<dt>([^<]+)</dt>\s*<dd>(?:<a [^>]+>)?([^<]+)", page))
+    assert figures["Calls"] == "1"
+    assert figures["Complaints opened"] == "2"
+    assert figures["Closed"] == "1"
+    assert figures["Resolved within the limit"] == "100%"
+    assert figures["Median time to resolve"] == "22 min"
+
+
+def test_it_links_each_figure_to_its_cases(client: FlaskClient, today: str) -> None:
+    login(client, "collector")
+    hrefs = links(client.get("/dashboard").get_data(as_text=True))
+    day = f"from={today}&to={today}"
+    assert f"/cases?{day}" in hrefs  # opened today
+    assert f"/cases?state=closed&{day}" in hrefs  # closed, headline and the day's bar
+    assert f"/cases?state=awaiting_assignment&{day}" in hrefs  # the day's bar, segment waiting on the DM
+    assert f"/cases?category=1&{day}" in hrefs or any(h.startswith("/cases?category=1&from=") for h in hrefs)
+    assert any(h.startswith("/cases?block=1&from=") for h in hrefs)
+    assert any(h.startswith("/cases?officer=") for h in hrefs)
+    assert "/cases?step=dm" in hrefs and "/cases?step=dm&overdue=1" in hrefs
+    assert f"/cases?step=dm&from={today}&to={today}" in hrefs  # open under an hour, waiting on the DM
+    assert not [h for h in hrefs if h.startswith("http")]  # nothing from the internet
+
+
+def test_it_switches_the_breakdown_to_today(client: FlaskClient, today: str) -> None:
+    login(client, "dm")
+    page = client.get("/dashboard?period=today").get_data(as_text=True)
+    assert f"/cases?category=2&amp;from={today}&amp;to={today}" in page
+    assert client.get("/dashboard?period=nonsense").status_code == 200
+
+
+def test_it_shows_an_empty_district(client: FlaskClient, district: dict[str, User]) -> None:
+    login(client, "dm")
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "No complaint was opened in this period." in page
