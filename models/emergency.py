@@ -124,7 +124,12 @@ def assign_on_duty(session: Session, case: Case, officer: User, now: datetime) -
             case_id=case.id,
             kind="resume",
             pause_key=pause_key(case.decisions),
-            payload={"action": Action.assign.value, "event_id": event.id, "by_user": "duty roster", "note": ""},
+            payload={
+                "action": Action.assign.value,
+                "event_id": event.id,
+                "by_user": "duty roster",
+                "note": "",
+            },
             created_at=now,
             next_attempt_at=now,
         )
@@ -133,7 +138,9 @@ def assign_on_duty(session: Session, case: Case, officer: User, now: datetime) -
     return event
 
 
-def record_admission(session: Session, case: Case, facts: AdmissionFacts, by: User, now: datetime) -> Admission:
+def record_admission(
+    session: Session, case: Case, facts: AdmissionFacts, by: User, now: datetime
+) -> Admission:
     """Record where an emergency's patient was admitted; a home-isolation patient's follow-ups stop."""
     admission = Admission(
         case_id=case.id,

@@ -37,7 +37,7 @@ def calls(session: Session) -> list[Call]:
     return list(session.scalars(select(Call).order_by(Call.id)))
 
 
-@pytest.mark.parametrize("kind", ["information", "follow_up", "emergency", "other"])
+@pytest.mark.parametrize("kind", ["information", "follow_up", "other"])
 def test_it_logs_a_call_of_each_kind(
     client: FlaskClient, session: Session, district: dict[str, User], kind: str
 ) -> None:

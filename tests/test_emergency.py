@@ -78,6 +78,8 @@ def _deliveries(session: Session, case: Case, index: int) -> list:  # type: igno
 def test_it_leaves_it_to_the_dm_when_nobody_is_on_duty(
     client: FlaskClient, session: Session, district: dict[str, User]
 ) -> None:
+    session.query(DutyShift).delete()  # the demo district's roster
+    session.commit()
     login(client, "operator")
     response = client.post("/emergencies/new", data=emergency_data(client), follow_redirects=True)
     assert "nobody is on duty" in response.get_data(as_text=True)
@@ -124,3 +126,23 @@ def test_it_records_the_admission_when_the_officer_resolves(
         )
         assert fresh.scalar(select(Case.state).where(Case.number == number)) == State.resolved
     assert "जिला अस्पताल सूरजपुर" in client.get(f"/cases/{number}").get_data(as_text=True)
+
+
+def test_it_turns_an_emergency_call_into_an_emergency_case(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
+    from models import Call
+    from tests.test_calls import call_data
+
+    on_duty(session, district["cmho"])
+    login(client, "operator")
+    response = client.post("/calls", data=call_data(client, kind="emergency", note="साँस नहीं ले पा रहे"))
+    call = session.scalars(select(Call)).one()
+    assert response.headers["Location"] == f"/emergencies/new?call={call.id}"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "साँस नहीं ले पा रहे" in page and 'value="+919876543210"' in page
+    data = emergency_data(client, call=str(call.id), phone="+919876543210", description="साँस नहीं ले पा रहे")
+    assert client.post(f"/emergencies/new?call={call.id}", data=data).status_code == 302
+    session.expire_all()
+    case = session.scalars(select(Case)).one()
+    assert session.get_one(Call, call.id).case_id == case.id and case.officer_id == district["cmho"].id

@@ -63,6 +63,9 @@ def calls() -> Any:
         if call.kind == CallKind.complaint:
             flash(_("Call logged. Now open the complaint's case."), "success")
             return redirect(url_for("cases.new", call=call.id))
+        if call.kind == CallKind.emergency:
+            flash(_("Call logged. Send the emergency to the officer on duty now."), "error")
+            return redirect(url_for("emergency.new", call=call.id))
         flash(_("Call logged."), "success")
         return redirect(url_for("desk.calls"))
     if form.is_submitted():
