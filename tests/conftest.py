@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -18,16 +19,32 @@ from werkzeug.security import generate_password_hash
 from models import Base, Settings, User
 from models.db import get_engine, get_sessionmaker
 from models.demo import seed
-from tests.pg import postgres_url
+from tests.pg import create_database, drop_database, postgres_url
 
 PASSWORD = "correct horse battery"
 # Cheap hash for tests: scrypt costs ~145 ms per login.
 PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 
 
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str | None]:
+    """A fresh PostgreSQL database for this test session, when TEST_DATABASE_URL is set.
+
+    Fresh, because tables an earlier run left (CI runs on the same machine) may hold an
+    older schema, which create_all would not change.
+    """
+    base = postgres_url()
+    if base is None:
+        yield None
+        return
+    name = f"control_room_unit_{os.getpid()}"
+    yield create_database(base, name)
+    drop_database(base, name)
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    url = postgres_url()
+def database_url(tmp_path: Path, postgres_database: str | None) -> Iterator[str]:
+    url = postgres_database
     if url is None:
         url = f"sqlite:///{tmp_path / 'control_room.sqlite'}"
         Base.metadata.create_all(get_engine(url))
