@@ -71,6 +71,8 @@ def send_advisory(advisory_id: int) -> dict[str, int]:
     failed = [i for i, f in zip(ids, futures, strict=True) if not f.state.is_completed()]
     mark_sent(advisory_id)
     if failed:
-        logger.warning("advisory %s: %s of %s messages failed: %s", advisory_id, len(failed), len(ids), failed)
+        logger.warning(
+            "advisory %s: %s of %s messages failed: %s", advisory_id, len(failed), len(ids), failed
+        )
     logger.info("advisory %s: %s sent, %s failed", advisory_id, len(ids) - len(failed), len(failed))
     return {"sent": len(ids) - len(failed), "failed": len(failed)}

@@ -74,7 +74,10 @@ def _warm_up() -> None:
     import prefect.flow_engine  # noqa: F401
     import prefect.task_engine  # noqa: F401
 
+    import flows.advisory  # noqa: F401
     import flows.complaint  # noqa: F401
+    import flows.escalation  # noqa: F401
+    import flows.follow_up  # noqa: F401
     import notifications.delivery  # noqa: F401
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.contacts import load_contact_rows
 from models.desk import ensure_roles
 from models.directory import Role, User
+from models.duty import Duty, DutyShift, on_duty
 from models.reference import load_rows
 
 DEPARTMENTS = [
@@ -161,4 +164,46 @@ def seed(session: Session, password_hash: str, mail_sink: str = "127.0.0.1:8025"
     session.flush()
     ensure_roles(session)
     load_contact_rows(session, CONTACTS)
+    seed_duty(session, {u.username: u for u in users}, datetime.now(UTC))
+    seed_patients(session, datetime.now(UTC))
     return users
+
+
+def seed_duty(session: Session, users: dict[str, User], now: datetime) -> None:
+    """Put the CMHO on hospital admissions and the BMO on duty as doctor, from a year ago to a year on."""
+    for username, duty in (("cmho", Duty.admission), ("bmo", Duty.doctor)):
+        if on_duty(session, duty, now) is None:
+            session.add(
+                DutyShift(
+                    user_id=users[username].id,
+                    duty=duty,
+                    starts_at=now - timedelta(days=365),
+                    ends_at=now + timedelta(days=365),
+                )
+            )
+    session.flush()
+
+
+def seed_patients(session: Session, now: datetime) -> None:
+    """A few patients in home isolation since two days ago (re-seeding moves their dates on)."""
+    from models.homecare import ensure_defaults
+    from models.patients import import_patient_rows
+    from models.sla import INDIA
+
+    ensure_defaults(session)
+    today = now.astimezone(INDIA).date()
+    start, end = (today - timedelta(days=2)).isoformat(), (today + timedelta(days=5)).isoformat()
+    rows = [
+        ("DEMO-1", "रामप्रसाद यादव", "58", "M", "9425200001", "Bishrampur", "diabetes", "9425100001"),
+        ("DEMO-2", "सुमित्रा बाई", "44", "F", "9425200002", "Jayanagar", "", "9425100004"),
+        ("DEMO-3", "Arjun Paikra", "31", "M", "9425200003", "Chando", "", "9425100006"),
+        ("DEMO-4", "कमला देवी", "67", "F", "9425200004", "Sawaraon", "hypertension", "9425100009"),
+    ]
+    import_patient_rows(
+        session,
+        (
+            dict(health_id=h, name=n, age=a, sex=x, phone=p, village=v, conditions=c, mitanin_phone=m)
+            | {"isolation_start": start, "isolation_end": end, "test_date": start}
+            for h, n, a, x, p, v, c, m in rows
+        ),
+    )

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.directory import Block, Category, Department, Role, User, Village
+from models.duty import DutyShift
 from models.lifecycle import Step
 from models.oversight import Audience, EscalationRung
+from models.roster import check_shift, india_time
 
 
 @dataclass
@@ -146,12 +148,33 @@ def _officer(session: Session, row: dict[str, str]) -> str | None:
     return "updated"
 
 
+def _shift(session: Session, row: dict[str, str]) -> str | None:
+    username = row["username"].strip()
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise ValueError(f"unknown user '{username}'")
+    duty = row["duty"].strip()
+    starts_at, ends_at = india_time(row["starts_at"]), india_time(row["ends_at"])
+    check_shift(user, duty, starts_at, ends_at)
+    same = select(DutyShift.id).where(
+        DutyShift.user_id == user.id,
+        DutyShift.duty == duty,
+        DutyShift.starts_at == starts_at,
+        DutyShift.ends_at == ends_at,
+    )
+    if session.scalar(same) is not None:
+        return "updated"  # the same file loaded again adds nothing
+    session.add(DutyShift(user_id=user.id, duty=duty, starts_at=starts_at, ends_at=ends_at))
+    return "created"
+
+
 LOADERS: dict[str, tuple[tuple[str, ...], Callable[[Session, dict[str, str]], str | None]]] = {
     "departments": (("code", "name"), _department),
     "villages": (("block", "village"), _village),
     "categories": (("code", "name", "department"), _category),
     "officers": (("username", "name", "department"), _officer),
     "ladder": (("percent", "audience"), _rung),
+    "duty": (("username", "duty", "starts_at", "ends_at"), _shift),
 }
 
 

@@ -44,8 +44,10 @@ def check_shift(user: User | None, duty: str, starts_at: datetime, ends_at: date
     """Return the shift's user. :raise InvalidShift: unknown duty, not an active officer, ends first."""
     if duty not in Duty.ALL:
         raise InvalidShift(f"unknown duty '{duty}' ({', '.join(Duty.ALL)})")
-    if user is None or not user.active or user.role not in ON_DUTY_ROLES:
-        raise InvalidShift("a shift goes to an active officer")
+    if user is None:
+        raise InvalidShift("no such user")
+    if not user.active or user.role not in ON_DUTY_ROLES:
+        raise InvalidShift(f"'{user.username}' is not an active officer")
     if aware(ends_at) <= aware(starts_at):
         raise InvalidShift("a shift must end after it starts")
     return user
@@ -97,7 +99,9 @@ def roster(session: Session, now: datetime, upcoming: int = 10) -> list[DutyRost
             )
         ).all()
         later = session.scalars(
-            shifts.where(DutyShift.starts_at > now).order_by(DutyShift.starts_at, DutyShift.id).limit(upcoming)
+            shifts.where(DutyShift.starts_at > now)
+            .order_by(DutyShift.starts_at, DutyShift.id)
+            .limit(upcoming)
         ).all()
         result.append(DutyRoster(duty, on_duty(session, duty, now), list(current), list(later)))
     return result

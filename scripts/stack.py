@@ -70,6 +70,11 @@ class Stack:
         )
         if self.prefect_database_url:
             env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.prefect_database_url
+        if self.demo and not env.get("SMS_URL"):
+            # Demo text messages land in the demo mailbox, one address per phone.
+            env["SMS_URL"] = (
+                f"mailto://127.0.0.1:{self.smtp_port}?from=control-room@demo.local&to=sms{{phone}}@demo.local"
+            )
         env.update(self.extra_env)
         return env
 

@@ -54,7 +54,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     app.teardown_appcontext(close_session)
 
-    from webapp import auth, caselist, cases, cli, dashboard, desk, emergency, labels, mailbox, public
+    from webapp import (
+        advisories,
+        auth,
+        caselist,
+        cases,
+        cli,
+        dashboard,
+        desk,
+        duty,
+        emergency,
+        isolation,
+        labels,
+        mailbox,
+        public,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(cases.bp)
@@ -64,6 +78,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(public.bp)
     app.register_blueprint(mailbox.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(advisories.bp)
+    app.register_blueprint(duty.bp)
+    app.register_blueprint(isolation.bp)
     cli.register(app)
     register_errors(app)
 
