@@ -155,3 +155,66 @@ def test_it_takes_a_complaint_through_every_role(
     expect(collector.page.locator("table")).to_contain_text(collector.t("Closure confirmed"))
     collector.shot("4-collector-timeline")
     collector.close()
+
+
+def test_it_works_the_desk_and_sends_a_red_flag_to_the_duty_officer(
+    browser: Browser, stack: Stack, password: str
+) -> None:
+    """The operator's shift in Hindi: a call logged with the caller's history, the field directory,
+    and a follow-up call whose red-flag reading reaches the admission officer on duty within a minute."""
+    from datetime import UTC, datetime
+
+    from tests.e2e.web import PrefectApi, mails_about
+
+    operator = Person(browser, stack, "operator", password, "hi")
+    operator.login()
+
+    operator.page.get_by_role("link", name=operator.t("Calls")).first.click()
+    operator.page.fill("#phone", "94251 00001")  # the Mitanin of Bishrampur calling
+    expect(operator.page.locator("#caller-history")).to_contain_text("सुनीता देवी")  # as typed
+    operator.page.fill("#caller_name", "सुनीता देवी")
+    operator.page.fill("#village", "बिश्रामपुर")
+    operator.page.select_option("#kind", "information")
+    operator.page.fill("#note", "टीकाकरण शिविर कब है?")
+    operator.shot("5-operator-call-log")
+    operator.page.locator("#call-form button[type=submit]").last.click()
+    expect(operator.page.locator(".flash.success")).to_be_visible()
+
+    operator.page.get_by_role("link", name=operator.t("Directory")).first.click()
+    operator.page.locator("input[name=q]").fill("बिश्रामपुर")
+    operator.page.locator("input[name=q]").press("Enter")
+    expect(operator.page.locator("a[href^='tel:']").first).to_be_visible()
+    operator.shot("6-operator-directory")
+
+    # The scheduled list, made now on the test's clock; the operator calls the first patient.
+    run = PrefectApi(stack.api_url).run_deployment(
+        "follow-up-list/follow-up-list", {"slot": "00:30", "now": datetime.now(UTC).isoformat()}
+    )
+    assert run["state_type"] == "COMPLETED", run["state"]
+    operator.page.get_by_role("link", name=operator.t("Follow-ups")).first.click()
+    operator.shot("7-operator-follow-up-list")
+    operator.page.locator("a.button", has_text=operator.t("Call")).first.click()
+    operator.page.fill("#spo2", "88")
+    operator.page.fill("#temperature", "101.2")
+    operator.page.fill("#pulse", "112")
+    operator.page.get_by_label("साँस फूलना").check()
+    operator.shot("8-operator-red-flag-reading")
+    started = datetime.now(UTC)
+    operator.page.get_by_role("button", name=operator.t("Save reading")).click()
+    flash = operator.page.locator(".flash.error")
+    expect(flash).to_contain_text("SRJ-")
+    number = re.search(r"SRJ-\d{4}-\d{6}", flash.inner_text())
+    assert number, flash.inner_text()
+    operator.shot("9-operator-emergency-opened")
+    operator.close()
+
+    case = number.group(0)
+    officer_mail = wait_until(
+        lambda: [m for m in mails_about(stack.instance / "mail", case) if m[0] == "cmho@demo.local"],
+        timeout=60,
+        every=0.2,
+        what="the duty officer's message",
+    )
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    print(f"red flag {case}: reading saved -> duty officer's mail in {seconds:.1f} s")
+    assert officer_mail and seconds < 60
