@@ -73,3 +73,19 @@ def users(stack: Stack, password: str) -> Iterator[dict[str, WebUser]]:
     yield made
     for user in made.values():
         user.close()
+
+
+@pytest.fixture(autouse=True)
+def every_part_running(stack: Stack) -> None:
+    """The fault tests stop parts of the stack; one that failed half-way must not take later tests with it."""
+    starters = {
+        "prefect-server": stack.start_prefect_server,
+        "mailsink": stack.start_mail_sink,
+        "launcher": stack.start_launcher,
+        "worker": stack.start_worker,
+        "dispatcher": stack.start_dispatcher,
+    }
+    for name, start in starters.items():
+        proc = stack.procs.get(name)
+        if proc is None or proc.poll() is not None:
+            start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,7 +57,8 @@ class WebUser:
             "csrf_token": field(page, "csrf_token"),
             "token": field(page, "token"),
             "caller_name": "Ramu Yadav",
-            "phone": "9876543210",
+            # A new caller each time: a caller whose case closed lately is offered its reopening.
+            "phone": f"9{secrets.randbelow(10**9):09d}",
             "village": "1",
             "category": "1",
             "priority": "normal",
