@@ -10,12 +10,13 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Row, Select, and_, case, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Row, Select, and_, case, false, func, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from models.case import Case
 from models.directory import Block, Category, Role, User, Village
 from models.lifecycle import WAITING_ON, State, Step
+from models.search import matches_text
 
 # Dates in a filter are days of the district's calendar; stored times are UTC.
 INDIA = ZoneInfo("Asia/Kolkata")
@@ -232,17 +233,8 @@ def conditions(flt: CaseFilter, viewer: User, now: datetime) -> list[ColumnEleme
 
 
 def _matches(text: str) -> ColumnElement[bool]:
-    """Case number, caller, phone or complaint containing text (any case; Hindi has none)."""
-    found = [
-        Case.number.icontains(text, autoescape=True),
-        Case.caller_name.icontains(text, autoescape=True),
-        Case.description.icontains(text, autoescape=True),
-    ]
-    # Phones are stored as E.164 (+9198...): match the digits however they were typed.
-    digits = re.sub(r"[\s()-]", "", text)
-    if len(digits) >= 4 and digits.lstrip("+").isdigit():
-        found.append(Case.phone.contains(digits, autoescape=True))
-    return or_(*found)
+    """Case number, caller, phone or complaint containing text (any case; Hindi has none), by index."""
+    return matches_text(text)
 
 
 def order(sort: str) -> list[Any]:

@@ -4,6 +4,7 @@ from alembic import context
 
 import models  # noqa: F401 - registers every table on Base.metadata
 from models.db import Base, get_engine
+from models.search import mapped_only
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,6 +18,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_object=mapped_only,
         )
         with context.begin_transaction():
             context.run_migrations()
