@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import phonenumbers
 from flask_babel import get_translations, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
@@ -22,7 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
-from models.desk import AmbiguousVillage, UnknownVillage, resolve_village
+from models.desk import AmbiguousVillage, UnknownVillage, e164, resolve_village
 from webapp.db import get_session
 
 TEXT_MAX = 2000
@@ -54,17 +53,6 @@ def _wtforms_messages() -> None:
     ngettext(
         "Field cannot be longer than %(max)d character.", "Field cannot be longer than %(max)d characters.", 1
     )
-
-
-def e164(value: str) -> str:
-    """Parse an Indian (or +country) number to E.164, or raise ValueError."""
-    try:
-        number = phonenumbers.parse(value, "IN")
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(str(exc)) from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("invalid number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 class LoginForm(FlaskForm):

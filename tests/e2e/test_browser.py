@@ -154,6 +154,16 @@ def test_it_takes_a_complaint_through_every_role(
     collector.page.get_by_role("link", name=collector.t("Full history, with the workflow run")).click()
     expect(collector.page.locator("table")).to_contain_text(collector.t("Closure confirmed"))
     collector.shot("4-collector-timeline")
+
+    # The Collector's oversight: the dashboard, and a bar of it opening the list behind it.
+    collector.page.get_by_role("link", name=collector.t("Dashboard")).first.click()
+    expect(collector.page.locator("h1")).to_contain_text(collector.t("Dashboard"))
+    collector.shot("4b-collector-dashboard")
+    collector.page.get_by_role("link", name=collector.t("Cases")).first.click()
+    collector.page.fill("input[name=q]", number)
+    collector.page.locator("input[name=q]").press("Enter")
+    expect(collector.page.locator("a.number")).to_have_text([number])
+    collector.shot("4c-collector-case-list")
     collector.close()
 
 
