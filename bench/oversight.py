@@ -240,6 +240,8 @@ class Seeder:
                     "resolved_at": naive(resolved_at),
                     "closed_at": naive(closed_at),
                     "block_id": block,
+                    "emergency": False,
+                    "patient_id": None,
                 }
             )
             spans.append((case_id, opened, since if state in ("closed", "rejected") else self.now, state))

@@ -68,33 +68,39 @@ class TextMatch(ColumnElement[bool]):
     inherit_cache = False
     type = Boolean()
 
-    def __init__(self, needle: str) -> None:
+    def __init__(self, needle: str, columns: tuple[str, ...]) -> None:
         self.needle = needle
+        self.columns = columns
 
 
 def matches_text(needle: str) -> ColumnElement[bool]:
-    """Cases whose number, caller, phone or complaint contains needle (a phone typed with spaces too)."""
+    """Cases whose number, caller, phone or complaint contains needle (a phone typed with spaces too).
+
+    Digits are looked for in numbers and phones only: fewer indexes to read, and a plan
+    the database does not mistake for a scan.
+    """
     needle = needle.strip()
     digits = re.sub(r"[\s()-]", "", needle)
     if len(digits) >= 4 and digits.lstrip("+").isdigit():  # phones are stored as E.164: +9198...
-        needle = digits
-    return TextMatch(needle)
+        return TextMatch(digits, ("number", "phone"))
+    return TextMatch(needle, SEARCHED)
 
 
-def _like_any(needle: str) -> ColumnElement[bool]:
-    return or_(*(getattr(Case, c).icontains(needle, autoescape=True) for c in SEARCHED))
+def _like_any(element: TextMatch) -> ColumnElement[bool]:
+    return or_(*(getattr(Case, c).icontains(element.needle, autoescape=True) for c in element.columns))
 
 
 @compiles(TextMatch)
 def _default(element: TextMatch, compiler: Any, **kw: Any) -> str:
-    return f"({compiler.process(_like_any(element.needle), **kw)})"
+    return f"({compiler.process(_like_any(element), **kw)})"
 
 
 @compiles(TextMatch, "sqlite")
 def _sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
     if len(element.needle) < 3:  # shorter than a trigram: the index cannot help
-        return f"({compiler.process(_like_any(element.needle), **kw)})"
-    phrase = '"' + element.needle.replace('"', '""') + '"'  # an FTS5 string: a substring, not syntax
+        return f"({compiler.process(_like_any(element), **kw)})"
+    # An FTS5 string is a substring to find, not query syntax; {columns}: only those columns.
+    phrase = "{" + " ".join(element.columns) + '} : "' + element.needle.replace('"', '""') + '"'
     match = text("cases_search MATCH :search_phrase").bindparams(search_phrase=phrase)
     clause = Case.id.in_(
         select(text("rowid")).select_from(text("cases_search")).where(match).scalar_subquery()
@@ -106,5 +112,5 @@ def _sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
 def _postgresql(element: TextMatch, compiler: Any, **kw: Any) -> str:
     # lower(column) LIKE lower('%needle%'): each branch uses its trigram index (a bitmap OR).
     pattern = "%" + element.needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    clause = or_(*(func.lower(getattr(Case, c)).like(literal(pattern), escape="\\") for c in SEARCHED))
+    clause = or_(*(func.lower(getattr(Case, c)).like(literal(pattern), escape="\\") for c in element.columns))
     return f"({compiler.process(clause, **kw)})"  # whole, whatever it is joined to
