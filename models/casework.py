@@ -251,9 +251,3 @@ def queue_for(session: Session, user: User, limit: int = 200) -> list[Case]:
     else:
         query = query.where(Case.state.in_(list(WAITING_ON)))
     return list(session.scalars(query))
-
-
-def open_cases(session: Session, limit: int = 500) -> list[Case]:
-    """Every case still waiting on someone, oldest first: the Collector's and DM's overview."""
-    query = select(Case).where(Case.state.in_(list(WAITING_ON))).order_by(Case.state_since, Case.id)
-    return list(session.scalars(query.limit(limit)))

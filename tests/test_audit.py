@@ -54,9 +54,9 @@ def test_it_records_lists_with_their_filters(
 
 def test_it_records_an_export(client: FlaskClient, session: Session, numbers: dict[str, str]) -> None:
     login(client, "collector")
-    response = client.get("/cases/export.csv?overdue=1&sort=due")
-    assert response.status_code == 200
-    response.get_data()
+    with client.get("/cases/export.csv?overdue=1&sort=due") as response:
+        assert response.status_code == 200
+        response.get_data()
     assert entries(session) == [("collector", "export", "overdue=1&sort=due")]
 
 

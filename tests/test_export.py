@@ -23,9 +23,9 @@ def numbers(session: Session, district: dict[str, User]) -> dict[str, str]:
 
 
 def exported(client: FlaskClient, query: str = "") -> list[dict[str, str]]:
-    response = client.get(f"/cases/export.csv?{query}")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    body = response.get_data()
+    with client.get(f"/cases/export.csv?{query}") as response:  # closing a stream ends its request
+        assert response.status_code == 200, response.get_data(as_text=True)
+        body = response.get_data()
     assert body.startswith("\ufeff".encode())
     return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
 
@@ -34,13 +34,13 @@ def test_it_exports_with_a_byte_order_mark_as_an_attachment(
     client: FlaskClient, numbers: dict[str, str]
 ) -> None:
     login(client, "collector")
-    response = client.get("/cases/export.csv")
+    with client.get("/cases/export.csv") as response:
+        assert response.is_streamed
+        text = response.get_data().decode("utf-8")
     assert response.status_code == 200
-    assert response.is_streamed
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith("attachment; filename=cases-") and disposition.endswith(".csv")
-    text = response.get_data().decode("utf-8")
     assert text.startswith("\ufeff" + ",".join(EXPORT_COLUMNS) + "\r\n")
 
 

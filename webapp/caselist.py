@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, current_app, render_template, request, stream_with_context, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -27,9 +27,9 @@ from models.caselist import (
     parse_id,
     stream,
 )
+from models.db import get_sessionmaker
 from models.lifecycle import WAITING_ON, State, Step
 from models.report import daily_report
-from models.sla import aware
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.labels import PRIORITY_LABELS, STATE_LABELS, clock_label, localized, waited
@@ -38,6 +38,7 @@ bp = Blueprint("caselist", __name__)
 
 LIST_ROLES = (Role.dm, Role.collector, Role.admin, Role.officer)
 AUDIT_PAGE = 50
+INDIA_OFFSET = timedelta(hours=5, minutes=30)
 
 PARAM_LABELS = {
     "state": _l("Status"),
@@ -182,11 +183,19 @@ def export() -> Any:
     with force_locale("en"):
         states = {state: str(label) for state, label in STATE_LABELS.items()}
         priorities = {value: str(label) for value, label in PRIORITY_LABELS.items()}
-    rows = stream(get_session(), flt, current_user, now)
+    factory = get_sessionmaker(current_app.config["SETTINGS"].database_url)
+    rows = own_session(factory, flt, current_user._get_current_object(), now)
     response = Response(stream_with_context(csv_chunks(rows, now, states, priorities)), mimetype="text/csv")
     today = now.astimezone(INDIA).date().isoformat()
     response.headers["Content-Disposition"] = f"attachment; filename=cases-{today}.csv"
     return response
+
+
+def own_session(factory: Any, flt: CaseFilter, viewer: User, now: datetime) -> Iterator[Any]:
+    """The export's rows, read in a session of their own: the request's session is closed at
+    teardown, which can come before the server has sent the last row."""
+    with factory() as db:
+        yield from stream(db, flt, viewer, now)
 
 
 def csv_chunks(
@@ -227,9 +236,12 @@ def csv_chunks(
 
 
 def india(moment: datetime | None) -> str:
+    """A stored UTC time as India time, to the minute (India keeps no summer time: a fixed +05:30)."""
     if moment is None:
         return ""
-    return aware(moment).astimezone(INDIA).strftime("%Y-%m-%d %H:%M")
+    if moment.tzinfo:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return (moment + INDIA_OFFSET).isoformat(" ", "minutes")
 
 
 def cell(text: str) -> str:
