@@ -64,3 +64,36 @@ def test_it_escalates_once_per_rung_on_a_controlled_clock(
     wait_until(lambda: len(mails_about(maildir, number)) >= 5, timeout=180, what="the officer's mail")
     assert prefect.run_deployment(SWEEP, {"now": later})["state_type"] == "COMPLETED"
     assert len(escalations(stack, number)) == 3
+
+
+def test_it_reopens_a_closed_case_in_a_new_run(stack: Stack, users: dict[str, WebUser]) -> None:
+    """A caller's new complaint about a closed case: the operator reopens it, its next run carries it on."""
+    maildir = stack.instance / "mail"
+    number = users["operator"].open_case(caller_name="Reopen", description="बिस्तर चाहिए")
+    for who, action, fields in [
+        ("dm", "assign", {"officer": "5", "text": ""}),
+        ("cmho", "resolve", {"text": "Bed 3"}),
+        ("collector", "confirm", {"text": ""}),
+    ]:
+        users[who].decide(number, action, **fields)  # the case moves at once; its run follows
+    prefect = PrefectApi(stack.api_url)
+    wait_until(
+        lambda: [r for r in prefect.runs_named(number) if r["state_type"] == "COMPLETED"],
+        timeout=180,
+        what="the first run to complete",
+    )
+    users["operator"].decide(number, "reopen_closed", text="फिर से बिस्तर नहीं मिला")
+    reopened = wait_until(
+        lambda: [s for to, s in mails_about(maildir, number) if "reopened by the caller" in s],
+        timeout=180,
+        what="the DMs' mail about the reopening",
+    )
+    assert reopened
+    runs = prefect.runs_named(number)
+    assert sorted(r["state_type"] for r in runs) == ["COMPLETED", "PAUSED"]
+    users["dm"].decide(number, "assign", officer="5", text="फिर देखें")
+    wait_until(
+        lambda: sum(1 for to, _ in mails_about(maildir, number) if to == "cmho@demo.local") >= 2,
+        timeout=180,
+        what="the officer's second mail",
+    )
