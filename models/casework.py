@@ -136,8 +136,7 @@ def decide(
         raise NotAllowed(f"{by.role} may not {action.value} this case")
     if case.decisions != version:
         raise StaleDecision(case.number)
-    source = State(case.state)
-    target = apply(source, action)
+    apply(State(case.state), action)  # :raise InvalidTransition: before the other checks
     if action == Action.reopen_closed and not reopenable(case, now):
         raise NotAllowed(f"{case.number} was closed more than {case.category.reopen_days} days ago")
     new_officer = case.officer_id
@@ -147,6 +146,26 @@ def decide(
         if officer is None or category is None or officer not in officers_for(session, category):
             raise NotAllowed("the officer must be an active officer of the category's department")
         new_officer = officer.id
+    return move(session, case, action, by, version=version, now=now, text=text, officer_id=new_officer)
+
+
+def move(
+    session: Session,
+    case: Case,
+    action: Action,
+    by: User | None,
+    *,
+    version: int,
+    now: datetime,
+    text: str = "",
+    officer_id: int | None = None,
+) -> CaseEvent:
+    """Move a case by a decision already checked: state, event, and the hand-off to its run.
+
+    `by` None is the duty roster (models/emergency.py). :raise StaleDecision: the version moved.
+    """
+    source = State(case.state)
+    target = apply(source, action)
     # Conditional update: only one of two racing decisions can win (rowcount 1).
     result = session.execute(
         update(Case)
@@ -154,7 +173,7 @@ def decide(
         .values(
             state=target,
             decisions=version + 1,
-            officer_id=new_officer,
+            officer_id=officer_id,
             state_since=now,
             **_milestones(case, target, now),
         )
@@ -167,8 +186,8 @@ def decide(
         kind=action.value,
         from_state=source,
         to_state=target,
-        by_user_id=by.id,
-        officer_id=new_officer if action == Action.assign else None,
+        by_user_id=by.id if by else None,
+        officer_id=officer_id if action == Action.assign else None,
         text=text,
         created_at=now,
     )
@@ -188,11 +207,12 @@ def decide(
             },
         )
     else:
+        by_name = by.username if by else "duty roster"
         outbox = Outbox(
             case_id=case.id,
             kind="resume",
             pause_key=pause_key(version),
-            payload={"action": action.value, "event_id": event.id, "by_user": by.username, "note": text},
+            payload={"action": action.value, "event_id": event.id, "by_user": by_name, "note": text},
         )
     outbox.created_at = outbox.next_attempt_at = now
     session.add(outbox)

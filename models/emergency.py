@@ -12,15 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.case import Case, CaseEvent, Outbox, Priority
-from models.casework import Intake, open_case, pause_key
+from models.case import Case, CaseEvent, Priority
+from models.casework import Intake, move, open_case
 from models.directory import Category, Department, User
 from models.duty import Admission, Duty, on_duty
-from models.lifecycle import Action, State
-from models.sla import step_deadline
+from models.lifecycle import Action
 
 CATEGORY = "emergency"  # the category code emergencies are filed under
 
@@ -94,48 +93,7 @@ def open_emergency(
 
 def assign_on_duty(session: Session, case: Case, officer: User, now: datetime) -> CaseEvent:
     """The duty roster's decision at the DM's step: assign to the officer on duty."""
-    result = session.execute(
-        update(Case)
-        .where(Case.id == case.id, Case.state == State.awaiting_assignment, Case.decisions == case.decisions)
-        .values(
-            state=State.assigned,
-            decisions=case.decisions + 1,
-            officer_id=officer.id,
-            state_since=now,
-            due_at=step_deadline(State.assigned, now, True, case.category.limits),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    assert result.rowcount == 1, "a case just opened cannot have moved on"  # type: ignore[attr-defined]
-    event = CaseEvent(
-        case_id=case.id,
-        kind=Action.assign.value,
-        from_state=State.awaiting_assignment,
-        to_state=State.assigned,
-        by_user_id=None,  # the duty roster, not a person
-        officer_id=officer.id,
-        text="",
-        created_at=now,
-    )
-    session.add(event)
-    session.flush()
-    session.add(
-        Outbox(
-            case_id=case.id,
-            kind="resume",
-            pause_key=pause_key(case.decisions),
-            payload={
-                "action": Action.assign.value,
-                "event_id": event.id,
-                "by_user": "duty roster",
-                "note": "",
-            },
-            created_at=now,
-            next_attempt_at=now,
-        )
-    )
-    session.refresh(case)
-    return event
+    return move(session, case, Action.assign, None, version=case.decisions, now=now, officer_id=officer.id)
 
 
 def record_admission(

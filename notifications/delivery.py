@@ -18,6 +18,9 @@ from models.oversight import Audience
 from models.sla import INDIA, aware
 from notifications.render import render
 
+INVALID_URL = "invalid Apprise URL"
+REFUSED = "the channel did not accept the message"
+
 
 class DeliveryFailed(RuntimeError):
     """At least one channel did not accept the message."""
@@ -138,6 +141,17 @@ def _escalation_facts(event: CaseEvent, case: Case) -> dict[str, object] | None:
     }
 
 
+def send_message(url: str, title: str, body: str, seconds: float) -> str:
+    """Send one message to one Apprise URL; return "" when the channel took it, else why not."""
+    # A fresh Apprise object per message: its e-mail plugin otherwise waits
+    # 5.5 s between sends on one object (request_rate_per_sec).
+    sender = apprise.Apprise()
+    if not sender.add(prepared(url, seconds)):
+        return INVALID_URL
+    # Apprise swallows the plugin's exceptions and returns False.
+    return "" if sender.notify(title=title, body=body) else REFUSED
+
+
 def send_delivery(factory: sessionmaker, delivery_id: int, settings: Settings) -> bool:  # type: ignore[type-arg]
     """Send one delivery unless already sent; record the outcome. Return whether it is sent."""
     with factory.begin() as session:
@@ -146,18 +160,11 @@ def send_delivery(factory: sessionmaker, delivery_id: int, settings: Settings) -
             return True
         url = next((u for u in delivery.user.channel_urls if channel_key(u) == delivery.channel_key), None)
         title, body = message_for(session, delivery, settings)
-    error = ""
     if url is None:
-        ok, error = False, "channel no longer configured for this user"
+        error = "channel no longer configured for this user"
     else:
-        # A fresh Apprise object per message: its e-mail plugin otherwise waits
-        # 5.5 s between sends on one object (request_rate_per_sec).
-        sender = apprise.Apprise()
-        if not sender.add(prepared(url, settings.notify_timeout)):
-            ok, error = False, "invalid Apprise URL"
-        else:
-            ok = bool(sender.notify(title=title, body=body))
-            error = "" if ok else "the channel did not accept the message"
+        error = send_message(url, title, body, settings.notify_timeout)
+    ok = not error
     with factory.begin() as session:
         delivery = session.get_one(Delivery, delivery_id)
         delivery.attempts += 1

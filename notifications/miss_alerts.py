@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import apprise
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,7 +12,7 @@ from models.case import DeliveryStatus
 from models.config import Settings
 from models.duty import Duty, on_duty
 from models.isolation import AlertDelivery, FollowUpAlert
-from notifications.delivery import DeliveryFailed, channel_key, masked, prepared
+from notifications.delivery import DeliveryFailed, channel_key, masked, send_message
 from notifications.render import render
 from notifications.sms import sms_url
 
@@ -90,14 +89,10 @@ def send_alert_delivery(factory: sessionmaker, delivery_id: int, settings: Setti
             return True
         url, title, body = _url_and_message(session, delivery, settings)
     if url is None:
-        ok, error = False, "channel no longer configured"
+        error = "channel no longer configured"
     else:
-        sender = apprise.Apprise()
-        if not sender.add(prepared(url, settings.notify_timeout)):
-            ok, error = False, "invalid Apprise URL"
-        else:
-            ok = bool(sender.notify(title=title, body=body))
-            error = "" if ok else "the channel did not accept the message"
+        error = send_message(url, title, body, settings.notify_timeout)
+    ok = not error
     with factory.begin() as session:
         delivery = session.get_one(AlertDelivery, delivery_id)
         delivery.attempts += 1

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-import apprise
 from sqlalchemy.orm import sessionmaker
 
 from models.advisory import Advisory, AdvisoryDelivery
 from models.case import DeliveryStatus
 from models.config import Settings
-from notifications.delivery import masked, prepared
+from notifications.delivery import INVALID_URL, REFUSED, masked, send_message
 from notifications.render import LANGUAGES, TEMPLATES
 
 ADVISORY_TEMPLATES = TEMPLATES / "advisory"
@@ -32,15 +31,11 @@ def sms_url(settings: Settings, phone: str) -> str:
 
 def send_sms(settings: Settings, phone: str, body: str, title: str = "") -> str:
     """Send one text to one phone; return "" when the gateway took it, else the error."""
-    # A fresh Apprise object per message: its e-mail plugin otherwise waits
-    # 5.5 s between sends on one object (request_rate_per_sec).
-    sender = apprise.Apprise()
-    if not sender.add(prepared(sms_url(settings, phone), settings.notify_timeout)):
-        return "invalid Apprise URL in SMS_URL"
-    # Apprise swallows the plugin's exceptions and returns False.
-    if not sender.notify(title=title, body=body):
-        return "the SMS gateway did not accept the message"
-    return ""
+    error = send_message(sms_url(settings, phone), title, body, settings.notify_timeout)
+    return {
+        INVALID_URL: "invalid Apprise URL in SMS_URL",
+        REFUSED: "the SMS gateway did not accept the message",
+    }.get(error, error)
 
 
 def send_advisory_delivery(factory: sessionmaker, delivery_id: int, settings: Settings) -> bool:  # type: ignore[type-arg]
