@@ -27,7 +27,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from bench.procs import tree
-from scripts.stack import BIN, ROOT, Stack, wait_for
+from scripts.stack import BIN, ROOT, Stack, wait_for, work_limit_from_env
 
 T = TypeVar("T")
 APP_DEPLOYMENT = {
@@ -36,7 +36,7 @@ APP_DEPLOYMENT = {
 }
 FLOOR_DEPLOYMENT = {"worker": "bench-floor/bench-floor", "serve": "bench-floor/bench-serve"}
 ENGINES = ("worker", "serve")
-WORK_LIMIT = 20  # concurrent flow runs, as scripts/stack.py gives the worker
+WORK_LIMIT = work_limit_from_env()  # concurrent flow runs, as scripts/stack.py gives the worker
 
 
 @dataclass(frozen=True)
@@ -233,6 +233,7 @@ class BenchStack:
             smtp_port=free_port(),
             demo=True,
             web_workers=options.web_workers,
+            work_limit=options.work_limit,
             extra_env=env,
         )
         self.prefect = PrefectApi(self.stack.api_url)
@@ -276,21 +277,7 @@ class BenchStack:
             )
             if getattr(s, "launcher", False):  # the warm launch server, where the Stack has one
                 s.start_launcher()
-            if self.options.work_limit == WORK_LIMIT:
-                s.start_worker()
-            else:  # as Stack.start_worker, with another limit
-                s.spawn(
-                    "worker",
-                    prefect,
-                    "worker",
-                    "start",
-                    "--pool",
-                    "control-room",
-                    "--type",
-                    "process",
-                    "--limit",
-                    str(self.options.work_limit),
-                )
+            s.start_worker()
         else:
             s.spawn("serve", sys.executable, "-m", "bench.serve", "--limit", str(self.options.work_limit))
         for name in (self.app_deployment, self.floor_deployment):

@@ -22,6 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
+def work_limit_from_env() -> int:
+    """CONTROL_ROOM_WORK_LIMIT: flow runs one worker runs at once (default 4, twice these 2 cores)."""
+    return int(os.environ.get("CONTROL_ROOM_WORK_LIMIT", "4"))
+
+
 @dataclass
 class Stack:
     instance: Path
@@ -34,6 +39,9 @@ class Stack:
     launcher: bool = True  # False: each step runs a cold `python -m prefect.engine`
     prefect_database_url: str = ""  # empty: SQLite under the instance folder
     web_workers: int = 2
+    # Flow runs at once. Each step is a process doing CPU work: about twice the cores keeps
+    # them busy without thrashing (docs/performance.md: a burst ran faster at 4 than at 20).
+    work_limit: int = field(default_factory=lambda: work_limit_from_env())
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -159,7 +167,7 @@ class Stack:
             "--type",
             "process",
             "--limit",
-            "20",
+            str(self.work_limit),
         )
 
     def start_dispatcher(self) -> None:
