@@ -144,12 +144,77 @@ def _retry_later(row: Outbox, error: str, seconds: float) -> None:
     row.next_attempt_at = datetime.now(UTC) + timedelta(seconds=seconds)
 
 
+RESCHEDULED = "Rescheduled by Control Room after a crash"
+RESCHEDULE_LIMIT = 5  # a run that crashes this often has a fault that retrying will not mend
+WATCH_EVERY = 15.0  # seconds between looks for crashed runs
+
+
+def reschedule_crashed(factory: sessionmaker, settings: Settings) -> int:  # type: ignore[type-arg]
+    """Put the crashed runs of cases back on the work pool; return how many.
+
+    A run crashes when its worker cannot submit it (Prefect on SQLite answers 503
+    under a burst of new runs) or when its worker dies mid-step (the zombie automation
+    in flows/automations.py). The case is safe in the app database either way, but its
+    notifications would wait for the next decision. This is Prefect's own "Retry": the
+    run replays from the top on a worker, completed tasks from their persisted results,
+    so nothing is sent twice. At most RESCHEDULE_LIMIT times per run.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Scheduled
+
+    flow_name = settings.deployment.split("/")[0]
+    with get_client(sync_client=True) as client:
+        crashed = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED]))
+            ),
+            limit=200,
+        )
+        if not crashed:
+            return 0
+        with factory() as session:
+            # A closed case's run too: it may have crashed before the closing notice went out.
+            ours = set(
+                session.scalars(
+                    select(Case.flow_run_id).where(Case.flow_run_id.in_([str(run.id) for run in crashed]))
+                )
+            )
+        rescheduled = 0
+        for run in crashed:
+            if str(run.id) not in ours:
+                continue
+            tries = sum(1 for s in client.read_flow_run_states(run.id) if s.message == RESCHEDULED)
+            if tries >= RESCHEDULE_LIMIT:
+                log.error("run %s (%s) crashed %d times; left Crashed", run.id, run.name, tries + 1)
+                continue
+            client.set_flow_run_state(run.id, Scheduled(message=RESCHEDULED), force=True)
+            log.warning("run %s (%s) had crashed; rescheduled it (%d)", run.id, run.name, tries + 1)
+            rescheduled += 1
+    return rescheduled
+
+
 def run_dispatcher(settings: Settings, stop_after: float | None = None) -> None:
-    """Dispatch until interrupted (or for stop_after seconds)."""
+    """Dispatch until interrupted (or for stop_after seconds); look for crashed runs now and then."""
     factory = get_sessionmaker(settings.database_url)
     deadline = time.monotonic() + stop_after if stop_after else None
     log.info("dispatcher started (every %.2fs)", settings.dispatch_interval)
+    next_watch = time.monotonic() + WATCH_EVERY
     while deadline is None or time.monotonic() < deadline:
+        if time.monotonic() >= next_watch:
+            next_watch = time.monotonic() + WATCH_EVERY
+            try:
+                reschedule_crashed(factory, settings)
+            except Exception as exc:  # noqa: BLE001 - Prefect down: look again later
+                log.warning("could not look for crashed runs: %s", exc)
         if dispatch_once(factory, settings) == 0:
             time.sleep(settings.dispatch_interval)
 
