@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from typing import Any
+
+from prefect import Task, flow, get_run_logger
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 
-from flows.tasks import RECORD, log_complaint, notify
+from flows.tasks import RECORD, WrongEvent, log_complaint
 from models.casework import pause_key
 from models.lifecycle import FINAL, TRANSITIONS, WAITING_ON, Action, State, Step, step_for
 
@@ -25,19 +27,18 @@ def complaint_lifecycle(case_id: int, case_number: str, event_id: int, first_dec
     """Carry one complaint from logging to closure.
 
     1. log_complaint records the operator's case (or its reopening after closure, in a
-       new run whose suspends go on from `first_decision`); notify tells the DMs.
+       new run whose suspends go on from `first_decision`) and tells the DMs.
     2. Suspend for the DM: assign (-> 3) or reject (ends, rejected).
     3. Suspend for the officer: resolve (-> 4) or send back (-> 2).
     4. Suspend for the Collector: confirm (ends, closed) or reopen (-> 3).
 
-    The web app has already applied each decision to the case; the run records it,
-    sends the hand-off notifications and waits for the next. A resumed run replays
+    The web app has already applied each decision to the case; the run records it and
+    sends its hand-off notifications in one task per step, and waits for the next. A resumed run replays
     from the top: completed tasks come from their persisted results and completed
     suspends return their stored input, so nothing runs twice.
     """
     logger = get_run_logger()
-    log_complaint(case_id, event_id)
-    _notify(case_id, event_id)
+    _step(log_complaint, case_id, event_id)
     step = Step.dm
     decisions = first_decision
     while True:
@@ -48,17 +49,21 @@ def complaint_lifecycle(case_id: int, case_number: str, event_id: int, first_dec
         if step_for(action) != step:
             raise ValueError(f"{action.value} does not answer the {step.value} step")
         logger.info("%s: %s by %s", case_number, action.value, decision.by_user)
-        RECORD[action](case_id, decision.event_id)
-        _notify(case_id, decision.event_id)
+        _step(RECORD[action], case_id, decision.event_id)
         target = TRANSITIONS[action].target
         if target in FINAL:
             return State(target).value
         step = WAITING_ON[target]
 
 
-def _notify(case_id: int, event_id: int) -> None:
+def _step(record: Task[..., dict[str, Any]], case_id: int, event_id: int) -> None:
     # A notification that still fails after its retries must not fail the case:
     # its delivery rows show the failure and a later replay or a manual retry sends it.
-    state = notify(case_id, event_id, return_state=True)
-    if not state.is_completed():
-        get_run_logger().warning("notifications for event %s failed: %s", event_id, state.message)
+    # An event that does not belong to the step is a fault: it fails the run.
+    state = record(case_id, event_id, return_state=True)
+    if state.is_completed():
+        return
+    error = state.result(raise_on_failure=False)
+    if isinstance(error, WrongEvent):
+        raise error
+    get_run_logger().warning("notifications for event %s failed: %s", event_id, state.message)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import Task, get_run_logger, task
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import TaskRunContext
 
 from models.case import Case, CaseEvent
@@ -33,14 +34,19 @@ def _factory(settings: Settings):  # type: ignore[no-untyped-def]
     return get_sessionmaker(settings.database_url)
 
 
-def _event_summary(case_id: int, event_id: int, expected: str) -> dict[str, Any]:
+class WrongEvent(ValueError):
+    """The decision's event is not the one this step records: a fault no retry mends."""
+
+
+def _record_and_notify(case_id: int, event_id: int, expected: str) -> dict[str, Any]:
+    """Check the event, send its notifications (rows already sent are never sent again), return both."""
     settings = Settings.from_env()
     with _factory(settings).begin() as session:
         event = session.get_one(CaseEvent, event_id)
         case = session.get_one(Case, case_id)
         if event.case_id != case_id or event.kind not in expected.split("|"):
-            raise ValueError(f"event {event_id} is not a {expected} of case {case.number}")
-        return {
+            raise WrongEvent(f"event {event_id} is not a {expected} of case {case.number}")
+        summary = {
             "case": case.number,
             "event": event.kind,
             "by": event.by_user.username if event.by_user else "duty roster",
@@ -48,57 +54,67 @@ def _event_summary(case_id: int, event_id: int, expected: str) -> dict[str, Any]
             "text": event.text,
             "at": event.created_at.isoformat(),
         }
+    summary["sent"] = deliver_event(_factory(settings), case_id, event_id, settings)
+    get_run_logger().info("%s %s: %s deliveries sent", summary["case"], summary["event"], summary["sent"])
+    return summary
 
 
-@task(cache_key_fn=step_key, persist_result=True)
+def _retry_unless_wrong_event(task: Task[Any, Any], run: TaskRun, state: State[Any]) -> bool:
+    return not isinstance(state.result(raise_on_failure=False), WrongEvent)
+
+
+# One task per step: it records the step in the run and sends its notifications. A
+# notification that still fails after the retries fails the task, not the case (the
+# flow goes on; its delivery rows show the failure; a later replay sends the rest).
+step = task(
+    cache_key_fn=step_key,
+    persist_result=True,
+    retries=4,
+    retry_delay_seconds=[2, 5, 15, 30],
+    retry_condition_fn=_retry_unless_wrong_event,
+)
+
+
+@step
 def log_complaint(case_id: int, event_id: int) -> dict[str, Any]:
-    """Record in the run what the operator logged (a new complaint, or a closed case reopened)."""
-    return _event_summary(case_id, event_id, f"opened|{Action.reopen_closed.value}")
+    """The operator's complaint (or a closed case reopened): tell the DMs."""
+    return _record_and_notify(case_id, event_id, f"opened|{Action.reopen_closed.value}")
 
 
-@task(cache_key_fn=step_key, persist_result=True)
+@step
 def assign_officer(case_id: int, event_id: int) -> dict[str, Any]:
-    """Record the DM's assignment."""
-    return _event_summary(case_id, event_id, Action.assign)
+    """The DM's assignment: tell the officer."""
+    return _record_and_notify(case_id, event_id, Action.assign)
 
 
-@task(cache_key_fn=step_key, persist_result=True)
+@step
 def reject_complaint(case_id: int, event_id: int) -> dict[str, Any]:
-    """Record the DM's rejection."""
-    return _event_summary(case_id, event_id, Action.reject)
+    """The DM's rejection: tell the operator and the Collectors."""
+    return _record_and_notify(case_id, event_id, Action.reject)
 
 
-@task(cache_key_fn=step_key, persist_result=True)
+@step
 def record_action(case_id: int, event_id: int) -> dict[str, Any]:
-    """Record the officer's action and resolution."""
-    return _event_summary(case_id, event_id, Action.resolve)
+    """The officer's action and resolution: tell the Collector."""
+    return _record_and_notify(case_id, event_id, Action.resolve)
 
 
-@task(cache_key_fn=step_key, persist_result=True)
+@step
 def send_back(case_id: int, event_id: int) -> dict[str, Any]:
-    """Record the officer's request for reassignment."""
-    return _event_summary(case_id, event_id, Action.send_back)
+    """The officer's request for reassignment: tell the DMs."""
+    return _record_and_notify(case_id, event_id, Action.send_back)
 
 
-@task(cache_key_fn=step_key, persist_result=True)
+@step
 def confirm_closure(case_id: int, event_id: int) -> dict[str, Any]:
-    """Record the Collector's confirmation."""
-    return _event_summary(case_id, event_id, Action.confirm)
+    """The Collector's confirmation: tell the operator."""
+    return _record_and_notify(case_id, event_id, Action.confirm)
 
 
-@task(cache_key_fn=step_key, persist_result=True)
+@step
 def reopen_case(case_id: int, event_id: int) -> dict[str, Any]:
-    """Record the Collector's reopening."""
-    return _event_summary(case_id, event_id, Action.reopen)
-
-
-@task(cache_key_fn=step_key, persist_result=True, retries=4, retry_delay_seconds=[2, 5, 15, 30])
-def notify(case_id: int, event_id: int) -> int:
-    """Send the event's notifications; rows already sent are never sent again."""
-    settings = Settings.from_env()
-    sent = deliver_event(_factory(settings), case_id, event_id, settings)
-    get_run_logger().info("event %s: %s deliveries sent", event_id, sent)
-    return sent
+    """The Collector's reopening: tell the officer."""
+    return _record_and_notify(case_id, event_id, Action.reopen)
 
 
 RECORD = {
