@@ -17,6 +17,7 @@ SQLAlchemy INSERT + COMMIT of one Case-like row (same columns and indexes, no fo
 from __future__ import annotations
 
 import asyncio
+import random
 import secrets
 import threading
 import time
@@ -34,6 +35,8 @@ from models.db import _sqlite_pragmas  # the app's own SQLite settings (WAL, bus
 
 NAME = "intake"
 LEVELS = (1, 10, 50)
+PACED = 50  # operators at once, each at a person's pace ...
+PACE = 2.0  # ... one complaint every PACE seconds each: 25 a second together
 GOAL_P95_MS = "<= 50"
 
 
@@ -76,6 +79,9 @@ async def _run(stack: BenchStack, options: Options, report: Report) -> None:
                 level.client_cpu = time.process_time() - client
                 inserts = floor.measure(c, min(sizes(options.quick)[c], 500))
                 _report(report, f"{condition}, c={c}", level, inserts)
+            # The same 50 clients at a person's pace: latency without the queue a closed loop builds.
+            level = await _level(clients[:PACED], sizes(options.quick)[PACED], limit, pace=PACE)
+            _report(report, f"{condition}, c={PACED} paced 1/{PACE:.0f}s", level, inserts)
             spent = snapshot(prefect_side) - before
             report.add(
                 NAME, f"Prefect side CPU while {condition}", 100 * spent.total_cpu() / spent.at, "% of a core"
@@ -104,15 +110,24 @@ def _enter(stack: BenchStack, condition: str) -> None:
             print("# warning: the engine did not get busy", flush=True)
 
 
-async def _level(clients: list[WebUser], requests: int, limit: float) -> Level:
-    """Closed loop: each client submits complaints until `requests` are done or time is up."""
+async def _level(clients: list[WebUser], requests: int, limit: float, pace: float = 0.0) -> Level:
+    """Each client submits complaints until `requests` are done or time is up.
+
+    pace 0: closed loop, the next submission as soon as the last is answered (the queue
+    this builds at 10 and 50 clients is the machine's capacity, by Little's law). pace > 0:
+    each client starts a submission every `pace` seconds (from a random offset), as people do.
+    """
     level = Level()
     remaining = requests
     deadline = time.monotonic() + limit
 
     async def client(user: WebUser) -> None:
         nonlocal remaining
+        next_at = time.monotonic() + random.uniform(0, pace)
         while remaining > 0 and time.monotonic() < deadline:
+            if pace:
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                next_at += pace
             remaining -= 1
             try:
                 timed = await user.open_case("intake")
