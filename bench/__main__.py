@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench.harness import ENGINES, ROOT, WORK_LIMIT, Options
+from bench.harness import ENGINES, ROOT, WEB_WORKERS, WORK_LIMIT, Options
 from bench.report import Report
 
 BENCHES = ("intake", "handoff", "engine", "memory", "burst", "waiting", "oversight", "desk")
@@ -78,9 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         "--work-limit",
         type=int,
         default=WORK_LIMIT,
-        help="flow runs at once on the worker or serve (scripts/stack.py: 20)",
+        help=f"flow runs at once on the worker or serve (CONTROL_ROOM_WORK_LIMIT, {WORK_LIMIT})",
     )
-    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers, as scripts/stack.py")
+    parser.add_argument(
+        "--web-workers",
+        type=int,
+        default=WEB_WORKERS,
+        help=f"gunicorn workers (scripts/stack.py: WEB_CONCURRENCY, {WEB_WORKERS})",
+    )
     parser.add_argument(
         "--env",
         action="append",

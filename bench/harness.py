@@ -27,7 +27,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from bench.procs import tree
-from scripts.stack import BIN, ROOT, Stack, wait_for, work_limit_from_env
+from scripts.stack import BIN, ROOT, Stack, wait_for, web_workers_from_env, work_limit_from_env
 
 T = TypeVar("T")
 APP_DEPLOYMENT = {
@@ -37,6 +37,7 @@ APP_DEPLOYMENT = {
 FLOOR_DEPLOYMENT = {"worker": "bench-floor/bench-floor", "serve": "bench-floor/bench-serve"}
 ENGINES = ("worker", "serve")
 WORK_LIMIT = work_limit_from_env()  # concurrent flow runs, as scripts/stack.py gives the worker
+WEB_WORKERS = web_workers_from_env()  # gunicorn processes, as scripts/stack.py
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Options:
     postgres: bool = False
     engine: str = "worker"
     keep: bool = False
-    web_workers: int = 2
+    web_workers: int = WEB_WORKERS
     work_limit: int = WORK_LIMIT
     pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     env: tuple[tuple[str, str], ...] = ()  # extra environment for every process of the stack
@@ -368,4 +369,13 @@ class BenchStack:
         self.shutdown()
 
 
-__all__ = ["ROOT", "BenchStack", "Options", "PrefectApi", "free_port", "wait_until"]
+__all__ = [
+    "ROOT",
+    "WEB_WORKERS",
+    "WORK_LIMIT",
+    "BenchStack",
+    "Options",
+    "PrefectApi",
+    "free_port",
+    "wait_until",
+]

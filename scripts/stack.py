@@ -27,6 +27,11 @@ def work_limit_from_env() -> int:
     return int(os.environ.get("CONTROL_ROOM_WORK_LIMIT", "4"))
 
 
+def web_workers_from_env() -> int:
+    """WEB_CONCURRENCY (gunicorn's own variable): web app processes (default 1, 16 threads each)."""
+    return int(os.environ.get("WEB_CONCURRENCY", "1"))
+
+
 @dataclass
 class Stack:
     instance: Path
@@ -38,7 +43,9 @@ class Stack:
     mail_sink: bool = True
     launcher: bool = True  # False: each step runs a cold `python -m prefect.engine`
     prefect_database_url: str = ""  # empty: SQLite under the instance folder
-    web_workers: int = 2
+    # gunicorn processes, 16 threads each. One is ample for a district's operators (a complaint
+    # costs ~10 ms of CPU) and ~85 MB less than two; WEB_CONCURRENCY (gunicorn's own) for more.
+    web_workers: int = field(default_factory=lambda: web_workers_from_env())
     # Flow runs at once. Each step is a process doing CPU work: about twice the cores keeps
     # them busy without thrashing (docs/performance.md: a burst ran faster at 4 than at 20).
     work_limit: int = field(default_factory=lambda: work_limit_from_env())
@@ -182,7 +189,7 @@ class Stack:
             "--workers",
             str(self.web_workers),
             "--threads",
-            "8",
+            "16",
             "--access-logfile",
             "-",
             "webapp:create_app()",
