@@ -12,7 +12,9 @@ the child. With no server listening, the client execs `python -m prefect.engine`
 itself: the same run, only slower.
 
 The server must run with the worker's environment (Prefect reads its settings
-when it is imported) and be restarted when the flow code changes.
+when it is imported) and be restarted when the flow code changes. Flow runs run
+below the web app's priority (CONTROL_ROOM_FLOW_NICE, default 10): a burst of runs
+then takes the cores only when operators' requests leave them free.
 
     python -m flows.launcher serve      # beside the worker (scripts/stack.py starts it)
 """
@@ -48,12 +50,18 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
+def lower_priority() -> None:
+    """Run flow steps at CONTROL_ROOM_FLOW_NICE (default 10): behind the web app, not starved."""
+    os.nice(int(os.environ.get("CONTROL_ROOM_FLOW_NICE", "10")))
+
+
 def client(argv: list[str]) -> int:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(socket_path())
     except OSError:
         sock.close()
+        lower_priority()
         os.execv(sys.executable, [sys.executable, "-m", "prefect.engine", *argv])
     payload = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
     socket.send_fds(sock, [HEADER.pack(len(payload))], [0, 1, 2])
@@ -120,6 +128,7 @@ def _child(request: dict[str, object], fds: list[int]) -> None:
 
 
 def serve(path: str) -> None:
+    lower_priority()  # the children inherit it
     _warm_up()
     if os.path.exists(path):
         os.unlink(path)
