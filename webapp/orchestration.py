@@ -70,7 +70,6 @@ def _resume(session: Session, row: Outbox) -> str:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.responses import SetStateStatus
-    from prefect.states import Scheduled
 
     case = session.get_one(Case, row.case_id)
     if not case.flow_run_id:
@@ -87,10 +86,7 @@ def _resume(session: Session, row: Outbox) -> str:
         if row.pause_key in seen:
             return "already resumed"  # a reply lost after an earlier resume
         if state is not None and state.type in (StateType.CRASHED, StateType.FAILED):
-            # Prefect's own retry (the UI's "Retry"): the run replays from the top on
-            # a worker, cached tasks and stored inputs included, and suspends again.
-            client.set_flow_run_state(run.id, Scheduled(), force=True)
-            raise NotReady(f"run was {state.type.value}; rescheduled it")
+            raise NotReady(f"run was {state.type.value}; {_revive(client, run.id)}")
         raise NotReady(f"run is {state.name if state else 'unknown'}, not yet waiting at {row.pause_key}")
 
 
@@ -144,20 +140,53 @@ def _retry_later(row: Outbox, error: str, seconds: float) -> None:
     row.next_attempt_at = datetime.now(UTC) + timedelta(seconds=seconds)
 
 
-RESCHEDULED = "Rescheduled by Control Room after a crash"
-RESCHEDULE_LIMIT = 5  # a run that crashes this often has a fault that retrying will not mend
+REVIVED = "Control Room: "  # the start of the message of every state the dispatcher sets
+REVIVE_LIMIT = 5  # revivals in a row: a run that crashes this often has a fault retrying will not mend
 WATCH_EVERY = 15.0  # seconds between looks for crashed runs
 
 
-def reschedule_crashed(factory: sessionmaker, settings: Settings) -> int:  # type: ignore[type-arg]
-    """Put the crashed runs of cases back on the work pool; return how many.
+def _revive(client: Any, run_id: Any) -> str:
+    """Bring a crashed or failed run back; say how.
+
+    Crashed while waiting on a person (Prefect's zombie automation can mistake a run
+    that has just suspended for a dead one, when its start-up heartbeat reaches the
+    server after its suspension): put the same suspension back, so the decision can
+    resume it. Crashed or failed while running: Prefect's own "Retry", the run replays
+    from the top on a worker, completed tasks and suspends from their stored results.
+    """
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Scheduled
+
+    states = sorted(client.read_flow_run_states(run_id), key=lambda s: s.timestamp)
+    tries = 0  # revivals since the run last suspended by itself
+    for state in reversed(states):
+        if (state.message or "").startswith(REVIVED):
+            tries += 1
+        elif state.type == StateType.PAUSED:
+            break
+    if tries >= REVIVE_LIMIT:
+        log.error("run %s crashed or failed %d times; left as it is", run_id, tries + 1)
+        return f"left as it is after {tries} revivals"
+    before = states[-2] if len(states) > 1 else None
+    if before is not None and before.type == StateType.PAUSED:
+        key = before.state_details.pause_key
+        again = before.fresh_copy()
+        again.message = f"{REVIVED}waiting again at {key} after a false crash"
+        client.set_flow_run_state(run_id, again, force=True)
+        log.warning("run %s was marked crashed while waiting at %s; put it back", run_id, key)
+        return f"put back to wait at {key}"
+    client.set_flow_run_state(run_id, Scheduled(message=f"{REVIVED}rescheduled after a crash"), force=True)
+    log.warning("run %s had crashed or failed; rescheduled it (%d)", run_id, tries + 1)
+    return "rescheduled it"
+
+
+def revive_crashed(factory: sessionmaker, settings: Settings) -> int:  # type: ignore[type-arg]
+    """Bring back the crashed runs of cases (see _revive); return how many.
 
     A run crashes when its worker cannot submit it (Prefect on SQLite answers 503
-    under a burst of new runs) or when its worker dies mid-step (the zombie automation
-    in flows/automations.py). The case is safe in the app database either way, but its
-    notifications would wait for the next decision. This is Prefect's own "Retry": the
-    run replays from the top on a worker, completed tasks from their persisted results,
-    so nothing is sent twice. At most RESCHEDULE_LIMIT times per run.
+    under a burst of new runs), when its worker dies mid-step, or falsely while it
+    waits (flows/automations.py). The case is safe in the app database either way, but
+    its notifications would wait for the next decision.
     """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
@@ -168,7 +197,6 @@ def reschedule_crashed(factory: sessionmaker, settings: Settings) -> int:  # typ
         FlowRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
-    from prefect.states import Scheduled
 
     flow_name = settings.deployment.split("/")[0]
     with get_client(sync_client=True) as client:
@@ -188,18 +216,12 @@ def reschedule_crashed(factory: sessionmaker, settings: Settings) -> int:  # typ
                     select(Case.flow_run_id).where(Case.flow_run_id.in_([str(run.id) for run in crashed]))
                 )
             )
-        rescheduled = 0
+        revived = 0
         for run in crashed:
-            if str(run.id) not in ours:
-                continue
-            tries = sum(1 for s in client.read_flow_run_states(run.id) if s.message == RESCHEDULED)
-            if tries >= RESCHEDULE_LIMIT:
-                log.error("run %s (%s) crashed %d times; left Crashed", run.id, run.name, tries + 1)
-                continue
-            client.set_flow_run_state(run.id, Scheduled(message=RESCHEDULED), force=True)
-            log.warning("run %s (%s) had crashed; rescheduled it (%d)", run.id, run.name, tries + 1)
-            rescheduled += 1
-    return rescheduled
+            if str(run.id) in ours:
+                _revive(client, run.id)
+                revived += 1
+    return revived
 
 
 def run_dispatcher(settings: Settings, stop_after: float | None = None) -> None:
@@ -212,7 +234,7 @@ def run_dispatcher(settings: Settings, stop_after: float | None = None) -> None:
         if time.monotonic() >= next_watch:
             next_watch = time.monotonic() + WATCH_EVERY
             try:
-                reschedule_crashed(factory, settings)
+                revive_crashed(factory, settings)
             except Exception as exc:  # noqa: BLE001 - Prefect down: look again later
                 log.warning("could not look for crashed runs: %s", exc)
         if dispatch_once(factory, settings) == 0:

@@ -184,3 +184,39 @@ def test_it_recovers_a_run_whose_worker_died_mid_step(stack: Stack, users: dict[
         lambda: [r for r in prefect.runs_named(number) if r["state_name"] == "Suspended"], what="suspended"
     )[0]
     assert set(run["empirical_policy"]["pause_keys"]) == {"decision-0", "decision-1"}
+
+
+def test_it_puts_back_a_waiting_run_marked_crashed(stack: Stack, users: dict[str, WebUser]) -> None:
+    """Prefect's zombie automation can mark a run that has just suspended Crashed, when its
+    start-up heartbeat reaches a busy server after its suspension (seen in the burst bench).
+    Rescheduled, the run would find its suspension fired and no decision stored; the
+    dispatcher puts the suspension back instead, and the DM's decision resumes it."""
+    prefect = PrefectApi(stack.api_url)
+    number = users["operator"].open_case(caller_name="False zombie")
+    wait_for_mails(stack, number, 1)
+    run = wait_until(
+        lambda: [r for r in prefect.runs_named(number) if r["state_name"] == "Suspended"], what="suspended"
+    )[0]
+    # What the automation's action does (flows/automations.py).
+    crash = {"type": "CRASHED", "name": "Crashed", "message": "marked as crashed: heartbeats stopped."}
+    answer = prefect.http.post(f"/flow_runs/{run['id']}/set_state", json={"state": crash, "force": True})
+    assert answer.status_code == 201 and answer.json()["status"] == "ACCEPT"
+    wait_until(
+        lambda: prefect.runs_named(number)[0]["state_name"] == "Suspended",
+        timeout=60,
+        what="the suspension put back",
+    )
+    users["dm"].decide(number, "assign", officer="5")
+    mails = wait_for_mails(stack, number, 2)
+    assert [to for to, _ in mails] == ["dm@demo.local", "cmho@demo.local"]
+    run = wait_until(
+        lambda: [
+            r
+            for r in prefect.runs_named(number)
+            if r["state_name"] == "Suspended" and "decision-1" in r["empirical_policy"]["pause_keys"]
+        ],
+        what="suspended for the officer",
+    )[0]
+    assert len(prefect.runs_named(number)) == 1
+    states = prefect.states(run["id"])
+    assert states[states.index("Crashed") + 1] == "Suspended", states
