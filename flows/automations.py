@@ -3,8 +3,13 @@
 A worker machine that dies mid-step leaves its flow run "Running" for ever. Flow
 runs send heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, default 180 s); this
 automation marks a run Crashed when its heartbeats stop without the run having
-suspended or ended. The dispatcher then reschedules a crashed run when the next
-decision on its case arrives, and the run replays from its persisted results.
+suspended or ended. The dispatcher (webapp/orchestration.py) looks for crashed case
+runs every 15 s and reschedules them: the run replays from its persisted results.
+
+A run's first heartbeat is sent as it starts; on a busy server it can arrive after
+the run has suspended, and the run is then marked Crashed while it waits on a person.
+The dispatcher tells the two apart by the state before Crashed and puts such a run
+back to wait at the same suspension.
 """
 
 from __future__ import annotations
