@@ -28,3 +28,10 @@ def render(kind: str, language: str, **context: object) -> tuple[str, str]:
     text = _env().get_template(f"{language}/{kind}.txt").render(**context).strip()
     title, _, body = text.partition("\n")
     return title.strip(), body.strip()
+
+
+def warm_templates() -> None:
+    """Compile every template now (a process that forks children does it once for them)."""
+    env = _env()
+    for path in TEMPLATES.rglob("*.txt"):
+        env.get_template(path.relative_to(TEMPLATES).as_posix())
