@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import UTC, datetime
 from typing import Any
@@ -14,16 +13,15 @@ from flask_login import current_user, login_required
 from models import Call, CallKind, Role, Village
 from models.contacts import export_contacts, load_contacts
 from models.desk import caller_history, e164, find_villages, log_call, recent_calls, search_contacts
-from models.reference import ImportFailed
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.forms import CALL_KIND_LABELS, CallForm, ContactImportForm, IntakeForm
 from webapp.labels import localized
+from webapp.uploads import read_csv_upload, upload_page
 
 bp = Blueprint("desk", __name__)
 
 IMPORT_MAX_BYTES = 16 * 1024 * 1024  # a district's directory: 50,000 contacts are about 4 MB
-SHOWN_ERRORS = 200
 
 
 @bp.url_value_preprocessor
@@ -160,14 +158,8 @@ def import_contacts() -> Any:
     errors: list[str] = []
     if form.validate_on_submit():
         db = get_session()
-        stream = io.TextIOWrapper(form.file.data.stream, encoding="utf-8-sig", newline="")
-        try:
-            report = load_contacts(db, stream)
-        except ImportFailed as exc:
-            errors = exc.report.errors
-        except (UnicodeDecodeError, csv.Error):
-            errors = [_('This is not a CSV file in UTF-8; save it from the spreadsheet as "CSV UTF-8".')]
-        else:
+        report, errors = read_csv_upload(form, lambda stream: load_contacts(db, stream))
+        if report is not None:
             db.commit()
             flash(
                 _(
@@ -180,16 +172,7 @@ def import_contacts() -> Any:
             )
             return redirect(url_for("desk.directory"))
         db.rollback()
-    status = 400 if form.is_submitted() else 200
-    return (
-        render_template(
-            "desk/import.html",
-            form=form,
-            errors=errors[:SHOWN_ERRORS],
-            more=max(0, len(errors) - SHOWN_ERRORS),
-        ),
-        status,
-    )
+    return upload_page("desk/import.html", form, errors)
 
 
 @bp.app_context_processor

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -41,12 +39,12 @@ from models.homecare import (
     record_unreachable,
 )
 from models.patients import CHUNK, check_patient_rows, import_checked, patient_csv_rows, write_patients
-from models.reference import ImportFailed
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.forms import TEXT_MAX, EmptyForm, FlaskForm
 from webapp.labels import localized
 from webapp.trend import trend_charts
+from webapp.uploads import read_csv_upload, upload_page
 
 bp = Blueprint("isolation", __name__)
 
@@ -54,7 +52,6 @@ REGISTER = (Role.operator, Role.dm, Role.collector, Role.admin)
 WORKERS = (Role.operator, Role.admin)  # import the list, work the calls, discharge
 PER_PAGE = 50
 IMPORT_MAX_BYTES = 16 * 1024 * 1024
-SHOWN_ERRORS = 200
 STREAM_ABOVE = CHUNK  # rows: a larger file's import page shows its progress as it goes
 
 PATIENT_STATUS = {
@@ -202,14 +199,10 @@ def import_patients() -> Any:
     errors: list[str] = []
     if form.validate_on_submit():
         db = get_session()
-        stream = io.TextIOWrapper(form.file.data.stream, encoding="utf-8-sig", newline="")
-        try:
-            checked = check_patient_rows(db, patient_csv_rows(stream))
-        except ImportFailed as exc:
-            errors = exc.report.errors
-        except (UnicodeDecodeError, csv.Error):
-            errors = [_('This is not a CSV file in UTF-8; save it from the spreadsheet as "CSV UTF-8".')]
-        else:
+        checked, errors = read_csv_upload(
+            form, lambda stream: check_patient_rows(db, patient_csv_rows(stream))
+        )
+        if checked is not None:
             if len(checked) > STREAM_ABOVE:
                 return stream_template("isolation/importing.html", total=len(checked), steps=_write(checked))
             report = import_checked(db, checked)
@@ -225,15 +218,7 @@ def import_patients() -> Any:
             )
             return redirect(url_for(".register"))
         db.rollback()
-    return (
-        render_template(
-            "isolation/import.html",
-            form=form,
-            errors=errors[:SHOWN_ERRORS],
-            more=max(0, len(errors) - SHOWN_ERRORS),
-        ),
-        400 if form.is_submitted() else 200,
-    )
+    return upload_page("isolation/import.html", form, errors)
 
 
 def _write(checked: list[Any]) -> Iterator[dict[str, Any]]:
