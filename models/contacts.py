@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from models.desk import Contact, ContactRole, e164, ensure_roles, search_key
 from models.directory import Block, Village
-from models.reference import ImportFailed, ImportReport
+from models.reference import ImportFailed, ImportReport, filled_rows
 
 COLUMNS = ("block", "village", "village_hi", "role", "name", "phone", "active")
 REQUIRED = ("village", "role", "name", "phone")
@@ -84,12 +84,7 @@ def load_contact_rows(session: Session, rows: Iterable[dict[str, str]]) -> Impor
     new: list[dict[str, object]] = []
     changed: list[dict[str, object]] = []
     seen: dict[tuple[int, int, str], int] = {}
-    for line, row in enumerate(rows, start=2):  # line 1 is the header
-        cells = {k: (row.get(k) or "").strip() for k in COLUMNS}
-        problems = [f"'{n}' is empty" for n in REQUIRED if not cells[n]]
-        if problems:
-            report.errors.append(f"line {line}: {', '.join(problems)}")
-            continue
+    for line, cells in filled_rows(rows, COLUMNS, REQUIRED, report):
         try:
             village_id = villages.resolve(cells["village"], cells["block"])
             role_id = roles.get(search_key(cells["role"]))

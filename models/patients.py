@@ -20,7 +20,7 @@ from models.contacts import _Villages
 from models.desk import Contact, ContactRole, e164
 from models.directory import Village
 from models.isolation import Patient
-from models.reference import ImportFailed, ImportReport
+from models.reference import ImportFailed, ImportReport, filled_rows
 
 ISOLATION_DAYS = 7  # the planned end when the list gives none (home isolation guidance)
 CHUNK = 500  # rows per executemany, and per progress report
@@ -126,12 +126,7 @@ def check_patient_rows(session: Session, rows: Iterable[dict[str, str]]) -> list
     villages, mitanins = _Villages(session), _Mitanins(session)
     village_ids = set(session.scalars(select(Village.id)))
     report, checked, seen = ImportReport(), [], {}
-    for line, row in enumerate(rows, start=2):  # line 1 is the header
-        cells = {k: (row.get(k) or "").strip() for k in COLUMNS}
-        problems = [f"'{n}' is empty" for n in REQUIRED if not cells[n]]
-        if problems:
-            report.errors.append(f"line {line}: {', '.join(problems)}")
-            continue
+    for line, cells in filled_rows(rows, COLUMNS, REQUIRED, report):
         try:
             values = _check_row(cells, villages, village_ids, mitanins)
         except ValueError as exc:

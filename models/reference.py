@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -28,6 +28,19 @@ class ImportFailed(Exception):
     def __init__(self, report: ImportReport) -> None:
         super().__init__("; ".join(report.errors))
         self.report = report
+
+
+def filled_rows(
+    rows: Iterable[dict[str, str]], columns: Sequence[str], required: Sequence[str], report: ImportReport
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, stripped cells) of each row; a row with an empty required cell goes to report.errors."""
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        cells = {k: (row.get(k) or "").strip() for k in columns}
+        problems = [f"'{n}' is empty" for n in required if not cells[n]]
+        if problems:
+            report.errors.append(f"line {line}: {', '.join(problems)}")
+            continue
+        yield line, cells
 
 
 def _required(row: dict[str, str], *names: str) -> list[str]:
