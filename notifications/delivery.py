@@ -10,9 +10,11 @@ import apprise
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.advisory import AdvisoryDelivery
 from models.case import Case, CaseEvent, Delivery, DeliveryStatus
 from models.config import Settings
 from models.directory import Role, User
+from models.isolation import AlertDelivery
 from models.lifecycle import WAITING_ON, Action, State, Step
 from models.oversight import Audience
 from models.sla import INDIA, aware
@@ -166,16 +168,19 @@ def send_delivery(factory: sessionmaker, delivery_id: int, settings: Settings) -
         error = send_message(url, title, body, settings.notify_timeout)
     ok = not error
     with factory.begin() as session:
-        delivery = session.get_one(Delivery, delivery_id)
-        delivery.attempts += 1
-        if ok:
-            delivery.status = DeliveryStatus.sent
-            delivery.sent_at = datetime.now(UTC)
-            delivery.last_error = ""
-        else:
-            delivery.status = DeliveryStatus.failed
-            delivery.last_error = error
+        record_attempt(session.get_one(Delivery, delivery_id), error)
     return ok
+
+
+def record_attempt(delivery: Delivery | AlertDelivery | AdvisoryDelivery, error: str) -> None:
+    """Count one send attempt on a message's row (a case's, an alert's or an advisory's) and its outcome."""
+    delivery.attempts += 1
+    delivery.last_error = error
+    if error:
+        delivery.status = DeliveryStatus.failed
+    else:
+        delivery.status = DeliveryStatus.sent
+        delivery.sent_at = datetime.now(UTC)
 
 
 def deliver_event(factory: sessionmaker, case_id: int, event_id: int, settings: Settings) -> int:  # type: ignore[type-arg]

@@ -3,7 +3,7 @@ the duty doctor a message on each of their channels. Rows first, so nothing is s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,7 +12,7 @@ from models.case import DeliveryStatus
 from models.config import Settings
 from models.duty import Duty, on_duty
 from models.isolation import AlertDelivery, FollowUpAlert
-from notifications.delivery import DeliveryFailed, channel_key, masked, send_message
+from notifications.delivery import DeliveryFailed, channel_key, masked, record_attempt, send_message
 from notifications.render import render
 from notifications.sms import sms_url
 
@@ -92,14 +92,9 @@ def send_alert_delivery(factory: sessionmaker, delivery_id: int, settings: Setti
         error = "channel no longer configured"
     else:
         error = send_message(url, title, body, settings.notify_timeout)
-    ok = not error
     with factory.begin() as session:
-        delivery = session.get_one(AlertDelivery, delivery_id)
-        delivery.attempts += 1
-        delivery.status = DeliveryStatus.sent if ok else DeliveryStatus.failed
-        delivery.last_error = error
-        delivery.sent_at = datetime.now(UTC) if ok else None
-    return ok
+        record_attempt(session.get_one(AlertDelivery, delivery_id), error)
+    return not error
 
 
 def deliver_alert(factory: sessionmaker, alert_id: int, settings: Settings, now: datetime) -> int:  # type: ignore[type-arg]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 from sqlalchemy.orm import sessionmaker
@@ -10,7 +9,7 @@ from sqlalchemy.orm import sessionmaker
 from models.advisory import Advisory, AdvisoryDelivery
 from models.case import DeliveryStatus
 from models.config import Settings
-from notifications.delivery import INVALID_URL, REFUSED, masked, send_message
+from notifications.delivery import INVALID_URL, REFUSED, masked, record_attempt, send_message
 from notifications.render import LANGUAGES, TEMPLATES
 
 ADVISORY_TEMPLATES = TEMPLATES / "advisory"
@@ -54,15 +53,8 @@ def send_advisory_delivery(factory: sessionmaker, delivery_id: int, settings: Se
         error = str(exc)
     with factory.begin() as session:
         delivery = session.get_one(AdvisoryDelivery, delivery_id)
-        delivery.attempts += 1
         delivery.channel = channel[:500]
-        if error:
-            delivery.status = DeliveryStatus.failed
-            delivery.last_error = error
-        else:
-            delivery.status = DeliveryStatus.sent
-            delivery.sent_at = datetime.now(UTC)
-            delivery.last_error = ""
+        record_attempt(delivery, error)
     return not error
 
 
