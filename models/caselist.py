@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Row, Select, and_, case, false, func, select, true
 from sqlalchemy.orm import Session, joinedload
@@ -17,9 +16,8 @@ from models.case import Case
 from models.directory import Block, Category, Role, User, Village
 from models.lifecycle import WAITING_ON, State, Step
 from models.search import matches_text
+from models.sla import INDIA  # dates in a filter are days of the district's calendar; stored times are UTC
 
-# Dates in a filter are days of the district's calendar; stored times are UTC.
-INDIA = ZoneInfo("Asia/Kolkata")
 OPEN_STATES = tuple(WAITING_ON)
 STATE_OF_STEP = {step: state for state, step in WAITING_ON.items()}
 STATES = ("open", *State)  # "open": any state that waits on someone

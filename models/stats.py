@@ -16,7 +16,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, select
 from sqlalchemy.orm import Session
@@ -24,9 +23,8 @@ from sqlalchemy.orm import Session
 from models.case import Case
 from models.desk import Call
 from models.lifecycle import WAITING_ON, State, Step
-from models.sla import aware
+from models.sla import INDIA, aware
 
-INDIA = ZoneInfo("Asia/Kolkata")
 OPEN = tuple(WAITING_ON)
 # Pending cases by time since they were opened: (upper bound, key); the last has none.
 AGES: tuple[tuple[timedelta | None, str], ...] = (
