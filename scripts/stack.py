@@ -45,10 +45,10 @@ class Stack:
     prefect_database_url: str = ""  # empty: SQLite under the instance folder
     # gunicorn processes, 16 threads each. One is ample for a district's operators (a complaint
     # costs ~10 ms of CPU) and ~85 MB less than two; WEB_CONCURRENCY (gunicorn's own) for more.
-    web_workers: int = field(default_factory=lambda: web_workers_from_env())
+    web_workers: int = field(default_factory=web_workers_from_env)
     # Flow runs at once. Each step is a process doing CPU work: about twice the cores keeps
     # them busy without thrashing (docs/performance.md: a burst ran faster at 4 than at 20).
-    work_limit: int = field(default_factory=lambda: work_limit_from_env())
+    work_limit: int = field(default_factory=work_limit_from_env)
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
