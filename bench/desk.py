@@ -39,11 +39,15 @@ from werkzeug.security import generate_password_hash
 
 from bench.harness import Options, create_database
 from bench.report import Report, percentile
-from models import Block, Call, Settings, User, Village
+from models.config import Settings
 from models.db import get_engine, get_sessionmaker
 from models.demo import seed
-from models.desk import Contact, ContactRole, search_contacts, search_key, villages_starting
+from models.desk.contacts import search_contacts
+from models.desk.tables import Call, Contact, ContactRole
 from models.migrate import upgrade
+from models.normalize import search_key
+from models.reference.tables import Block, User, Village
+from models.reference.villages import villages_starting
 
 NAME = "desk"
 GOAL = "<= 100"

@@ -30,7 +30,7 @@ from bench.harness import BenchStack, Options, wait_until
 from bench.procs import snapshot, tree
 from bench.report import Report, percentile
 from bench.web import WebUser
-from models.case import Case
+from models.cases.tables import Case
 from models.db import _sqlite_pragmas  # the app's own SQLite settings (WAL, busy timeout)
 
 NAME = "intake"

@@ -8,9 +8,9 @@ The web app is measured in this process through the Flask test client (no HTTP s
 no network), logged in as the Collector:
 
 - GET /dashboard, p50 and p95 (goal p95 <= 200 ms); floor: the dashboard's SQL statements
-  (models/stats.py) executed bare on a SQLAlchemy connection;
+  (models/oversight/stats.py) executed bare on a SQLAlchemy connection;
 - GET /cases?... for several filters, p95 each (goal <= 200 ms); floor: the list's count and
-  page queries (models/caselist.py) executed bare;
+  page queries (models/cases/listing.py) executed bare;
 - GET /cases/export.csv of every case: total time (goal <= 10 s) and the growth of this
   process's peak RSS while it streams (goal: flat); floor: the export query streamed bare.
 """
@@ -35,12 +35,22 @@ from werkzeug.security import generate_password_hash
 
 from bench.harness import Options, create_database
 from bench.report import Report, percentile
-from models import Block, Call, Case, CaseEvent, Category, Department, Settings, User, Village
+from models.cases.lifecycle import Step
+from models.cases.sla import Limits, resolution_deadline, step_limit
+from models.cases.tables import Case, CaseEvent
+from models.config import Settings
 from models.db import get_engine, get_sessionmaker
 from models.demo import seed
-from models.lifecycle import Step
-from models.sla import Limits, resolution_deadline, step_limit
-from models.stats import Window, calls_query, cohort_query, days_query, durations_query, pending_query
+from models.desk.tables import Call
+from models.oversight.stats import (
+    Window,
+    calls_query,
+    cohort_query,
+    days_query,
+    durations_query,
+    pending_query,
+)
+from models.reference.tables import Block, Category, Department, User, Village
 
 NAME = "oversight"
 GOAL_MS = "<= 200"
@@ -426,7 +436,7 @@ class Measure:
             )
 
     def lists(self) -> None:
-        from models.caselist import CaseFilter, conditions, query
+        from models.cases.listing import CaseFilter, conditions, query
 
         today = (self.now + timedelta(hours=5, minutes=30)).date()
         with get_sessionmaker(self.url)() as session:
@@ -473,7 +483,7 @@ class Measure:
             )
 
     def export(self) -> None:
-        from models.caselist import CaseFilter, export_query
+        from models.cases.listing import CaseFilter, export_query
 
         with get_sessionmaker(self.url)() as session:
             viewer = session.scalar(select(User).where(User.username == "collector"))

@@ -8,8 +8,8 @@ from prefect import flow, get_run_logger, task
 from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy import update
 
-from models.advisories import plan_advisory
-from models.advisory import Advisory
+from models.advisories.sending import plan_advisory
+from models.advisories.tables import Advisory
 from models.config import Settings
 from models.db import get_sessionmaker
 from notifications.sms import send_advisory_delivery

@@ -9,8 +9,8 @@ from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 
 from flows.tasks import RECORD, WrongEvent, log_complaint
-from models.casework import pause_key
-from models.lifecycle import FINAL, TRANSITIONS, WAITING_ON, Action, State, Step, step_for
+from models.cases.decisions import pause_key
+from models.cases.lifecycle import FINAL, TRANSITIONS, WAITING_ON, Action, State, Step, step_for
 
 
 class Decision(RunInput):

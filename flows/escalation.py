@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from models.config import Settings
 from models.db import get_sessionmaker
-from models.escalation import Due, due_escalations, escalate, unnotified
-from models.oversight import Escalation
+from models.oversight.escalation import Due, due_escalations, escalate, unnotified
+from models.oversight.tables import Escalation
 from notifications import deliver_event
 
 
@@ -58,7 +58,7 @@ def escalation_sweep(now: datetime | None = None) -> dict[str, int]:
     """Walk every open case up the escalation ladder.
 
     1. record_escalations: each rung a case has reached at its current step becomes a
-       case event, once (models/escalation.py).
+       case event, once (models/oversight/escalation.py).
     2. notify_escalation: each escalation not yet notified, this sweep's and any an
        earlier sweep failed to send, goes to its audience.
 

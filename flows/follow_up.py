@@ -8,8 +8,9 @@ from prefect import flow, get_run_logger, task
 
 from models.config import Settings
 from models.db import get_sessionmaker
-from models.homecare import discharge_ended, make_day_list, slot_due_at
-from models.sla import INDIA
+from models.homecare.followups import make_day_list, slot_due_at
+from models.homecare.register import discharge_ended
+from models.times import INDIA
 from notifications.miss_alerts import deliver_alert, unsent_alerts
 
 

@@ -16,10 +16,10 @@ from prefect import Task, get_run_logger, task
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import TaskRunContext
 
-from models.case import Case, CaseEvent
+from models.cases.lifecycle import Action
+from models.cases.tables import Case, CaseEvent
 from models.config import Settings
 from models.db import get_sessionmaker
-from models.lifecycle import Action
 from notifications import deliver_event
 
 

@@ -1,60 +1,24 @@
-"""Control Room's shared core: settings, tables and domain rules. Imports neither Flask nor Prefect."""
+"""Control Room's ground floor: settings, tables and domain rules, one package per capability.
 
-from models.advisory import Advisory, AdvisoryDelivery
-from models.case import Case, CaseEvent, Delivery, DeliveryStatus, Outbox, Priority
-from models.config import Settings
-from models.db import Base, get_engine, get_sessionmaker
-from models.desk import Call, CallKind
-from models.directory import Block, Category, Department, Role, User, Village
-from models.duty import Admission, Duty, DutyShift
-from models.isolation import (
-    FollowUp,
-    FollowUpStatus,
-    Patient,
-    PatientStatus,
-    Reading,
-    Symptom,
-    VitalThreshold,
+Imports neither Flask nor Prefect. Importing `models` registers every table (and the case
+search's index DDL) on `Base.metadata`, so `create_all` and the mappers see the whole schema
+whatever was imported first.
+"""
+
+from importlib import import_module
+
+TABLES = (
+    "models.outbox",
+    "models.messages",
+    "models.reference.tables",
+    "models.cases.tables",
+    "models.cases.search",  # the text-search index DDL, attached to the cases table
+    "models.desk.tables",
+    "models.duty.tables",
+    "models.emergency.tables",
+    "models.homecare.tables",
+    "models.oversight.tables",
+    "models.advisories.tables",
 )
-from models.lifecycle import Action, InvalidTransition, State, Step
-from models.oversight import AuditEntry, Escalation, EscalationRung
-
-__all__ = [
-    "Action",
-    "Admission",
-    "Advisory",
-    "AdvisoryDelivery",
-    "Duty",
-    "DutyShift",
-    "FollowUp",
-    "FollowUpStatus",
-    "Patient",
-    "PatientStatus",
-    "Reading",
-    "Symptom",
-    "VitalThreshold",
-    "AuditEntry",
-    "Call",
-    "CallKind",
-    "Escalation",
-    "EscalationRung",
-    "Base",
-    "Block",
-    "Case",
-    "CaseEvent",
-    "Category",
-    "Delivery",
-    "DeliveryStatus",
-    "Department",
-    "InvalidTransition",
-    "Outbox",
-    "Priority",
-    "Role",
-    "Settings",
-    "State",
-    "Step",
-    "User",
-    "Village",
-    "get_engine",
-    "get_sessionmaker",
-]
+for _module in TABLES:
+    import_module(_module)

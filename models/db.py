@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,14 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
+from models.times import UTCDateTime
+
 
 class Base(DeclarativeBase):
     """Plain declarative base: usable from Flask, Prefect tasks and scripts alike."""
+
+    # Every `Mapped[datetime]` column stores naive UTC and reads back aware (models/times.py).
+    type_annotation_map = {datetime: UTCDateTime}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -33,7 +39,10 @@ def get_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 15})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Pinned to UTC, so nothing the server or a session reads depends on the server's time zone.
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"options": "-c timezone=UTC"}
+    )
 
 
 @lru_cache(maxsize=8)

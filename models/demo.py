@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.contacts import load_contact_rows
-from models.desk import ensure_roles
-from models.directory import Role, User
-from models.duty import Duty, DutyShift, on_duty
-from models.reference import load_rows
+from models.desk.contacts import ensure_roles, load_contact_rows
+from models.duty.roster import on_duty
+from models.duty.tables import Duty, DutyShift
+from models.reference.loading import load_rows
+from models.reference.tables import Role, User
 
 DEPARTMENTS = [
     {"code": "health", "name": "Health", "name_hi": "स्वास्थ्य"},
@@ -147,7 +147,7 @@ def seed(session: Session, password_hash: str, mail_sink: str = "127.0.0.1:8025"
     load_rows(session, "departments", DEPARTMENTS)
     load_rows(session, "villages", VILLAGES)
     load_rows(session, "categories", CATEGORIES)
-    from models.directory import Department
+    from models.reference.tables import Department
 
     departments = {d.code: d.id for d in session.scalars(select(Department))}
     users = []
@@ -186,9 +186,9 @@ def seed_duty(session: Session, users: dict[str, User], now: datetime) -> None:
 
 def seed_patients(session: Session, now: datetime) -> None:
     """A few patients in home isolation since two days ago (re-seeding moves their dates on)."""
-    from models.homecare import ensure_defaults
-    from models.patients import import_patient_rows
-    from models.sla import INDIA
+    from models.homecare.followups import ensure_defaults
+    from models.homecare.register import import_patient_rows
+    from models.times import INDIA
 
     ensure_defaults(session)
     today = now.astimezone(INDIA).date()

@@ -10,14 +10,15 @@ import apprise
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.advisory import AdvisoryDelivery
-from models.case import Case, CaseEvent, Delivery, DeliveryStatus
+from models.advisories.tables import AdvisoryDelivery
+from models.cases.lifecycle import WAITING_ON, Action, State, Step
+from models.cases.tables import Case, CaseEvent
 from models.config import Settings
-from models.directory import Role, User
-from models.isolation import AlertDelivery
-from models.lifecycle import WAITING_ON, Action, State, Step
-from models.oversight import Audience
-from models.sla import INDIA, aware
+from models.homecare.tables import AlertDelivery
+from models.messages import Delivery, DeliveryStatus
+from models.oversight.tables import Audience
+from models.reference.tables import Role, User
+from models.times import INDIA, aware
 from notifications.render import render
 
 INVALID_URL = "invalid Apprise URL"

@@ -8,10 +8,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.case import DeliveryStatus
 from models.config import Settings
-from models.duty import Duty, on_duty
-from models.isolation import AlertDelivery, FollowUpAlert
+from models.duty.roster import on_duty
+from models.duty.tables import Duty
+from models.homecare.tables import AlertDelivery, FollowUpAlert
+from models.messages import DeliveryStatus
 from notifications.delivery import DeliveryFailed, channel_key, masked, record_attempt, send_message
 from notifications.render import render
 from notifications.sms import sms_url

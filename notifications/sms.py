@@ -6,9 +6,9 @@ from urllib.parse import quote
 
 from sqlalchemy.orm import sessionmaker
 
-from models.advisory import Advisory, AdvisoryDelivery
-from models.case import DeliveryStatus
+from models.advisories.tables import Advisory, AdvisoryDelivery
 from models.config import Settings
+from models.messages import DeliveryStatus
 from notifications.delivery import INVALID_URL, REFUSED, masked, record_attempt, send_message
 from notifications.render import LANGUAGES, TEMPLATES
 

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Action, Block, Case, Category, Priority, User, Village
-from models.casework import Intake, decide, open_case
+from models.cases.decisions import Intake, decide, open_case
+from models.cases.lifecycle import Action
+from models.cases.tables import Case, Priority
+from models.reference.tables import Block, Category, User, Village
 
 # India is UTC+05:30: b opens at 00:30 on 11 March in India, still 10 March in UTC.
 AT = {

@@ -16,9 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from models import Base, Settings, User
-from models.db import get_engine, get_sessionmaker
+from models.config import Settings
+from models.db import Base, get_engine, get_sessionmaker
 from models.demo import seed
+from models.reference.tables import User
 from tests.pg import create_database, drop_database, postgres_url
 
 PASSWORD = "correct horse battery"

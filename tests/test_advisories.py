@@ -14,9 +14,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models import Advisory, AdvisoryDelivery, Outbox, Patient, PatientStatus, Settings, User, Village
-from models.advisories import create_advisory, plan_advisory, tallies
+from models.advisories.sending import create_advisory, plan_advisory, tallies
+from models.advisories.tables import Advisory, AdvisoryDelivery
+from models.config import Settings
 from models.db import get_sessionmaker
+from models.homecare.tables import Patient, PatientStatus
+from models.outbox import Outbox
+from models.reference.tables import User, Village
 from notifications.mailsink import body_text, read_messages, start
 from notifications.sms import advisory_template_names, advisory_text, send_advisory_delivery
 from tests.conftest import csrf_token, login

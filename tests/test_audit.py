@@ -9,8 +9,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import AuditEntry, User
-from models.audit import record
+from models.oversight.audit import record
+from models.oversight.tables import AuditEntry
+from models.reference.tables import User
 from tests.casedata import build
 from tests.conftest import login
 

@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from models import User
+from models.reference.tables import User
 from tests.conftest import csrf_token, login
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Call, Case, User, Village
-from models.desk import AmbiguousVillage, UnknownVillage, call_counts, log_call, resolve_village
-from models.directory import Block
+from models.cases.tables import Case
+from models.desk.calls import log_call
+from models.desk.tables import Call
+from models.reference.tables import Block, User, Village
+from models.reference.villages import AmbiguousVillage, UnknownVillage, resolve_village
 from tests.conftest import csrf_token, hidden, intake_data, login, open_case
 
 
@@ -214,15 +215,3 @@ def test_it_is_for_operators_only(client: FlaskClient, district: dict[str, User]
     assert client.get("/calls/history?phone=9876543210").status_code == 403
     page = client.get("/queue").get_data(as_text=True)
     assert client.post("/calls", data={"csrf_token": csrf_token(page)}).status_code == 403
-
-
-def test_it_counts_calls_per_district_day_and_kind(session: Session, district: dict[str, User]) -> None:
-    ist = ZoneInfo("Asia/Kolkata")
-    late = datetime(2026, 5, 1, 23, 0, tzinfo=ist).astimezone(UTC).replace(tzinfo=None)
-    for at, kind in [(late, "complaint"), (late, "complaint"), (late + timedelta(hours=2), "emergency")]:
-        log_call(session, phone="+919876543210", kind=kind, by=district["operator"], now=at)
-    counts = call_counts(session, late - timedelta(days=1), late + timedelta(days=1), ist)
-    assert dict(counts) == {
-        (datetime(2026, 5, 1).date(), "complaint"): 2,
-        (datetime(2026, 5, 2).date(), "emergency"): 1,
-    }

@@ -10,8 +10,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from models import User
-from models.caselist import CaseFilter, page
+from models.cases.listing import CaseFilter, page
+from models.reference.tables import User
 from tests.casedata import build, ids
 from tests.conftest import login
 

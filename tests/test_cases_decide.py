@@ -7,7 +7,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Case, Outbox, User
+from models.cases.tables import Case
+from models.outbox import Outbox
+from models.reference.tables import User
 from tests.conftest import csrf_token, decide, decision_data, login, open_case
 
 

@@ -7,7 +7,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Case, CaseEvent, Outbox, User
+from models.cases.tables import Case, CaseEvent
+from models.outbox import Outbox
+from models.reference.tables import User
 from tests.conftest import csrf_token, intake_data, login, open_case
 
 

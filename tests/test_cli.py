@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from models import Settings, User
+from models.config import Settings
+from models.reference.tables import User
 from webapp import create_app
 
 

@@ -10,9 +10,12 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from models import Action, Call, Priority, User
-from models.casework import Intake, decide, open_case
-from models.stats import india_day
+from models.cases.decisions import Intake, decide, open_case
+from models.cases.lifecycle import Action
+from models.cases.tables import Priority
+from models.desk.tables import Call
+from models.reference.tables import User
+from models.times import india_day
 from tests.conftest import login
 
 

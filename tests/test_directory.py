@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import User
-from models.contacts import export_contacts, load_contacts
-from models.desk import Contact, search_contacts
-from models.reference import ImportFailed
+from models.desk.contacts import export_contacts, load_contacts, search_contacts
+from models.desk.tables import Contact
+from models.reference.loading import ImportFailed
+from models.reference.tables import User
 from tests.conftest import csrf_token, login
 
 HEADER = "block,village,role,name,phone,active\n"

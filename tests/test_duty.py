@@ -13,11 +13,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from models import Duty, DutyShift, User
-from models.duty import on_duty
-from models.reference import ImportFailed, load_csv
-from models.roster import InvalidShift, add_shift, india_time, remove_shift, roster
-from models.sla import aware
+from models.duty.roster import InvalidShift, add_shift, india_time, on_duty, remove_shift, roster
+from models.duty.tables import Duty, DutyShift
+from models.reference.loading import ImportFailed, load_csv
+from models.reference.tables import User
+from models.times import aware
 from tests.conftest import csrf_token, login
 
 HEADER = "username,duty,starts_at,ends_at\n"

@@ -8,8 +8,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Admission, Case, Duty, DutyShift, Outbox, State, User
+from models.cases.lifecycle import State
+from models.cases.tables import Case
 from models.db import get_sessionmaker
+from models.duty.tables import Duty, DutyShift
+from models.emergency.tables import Admission
+from models.outbox import Outbox
+from models.reference.tables import User
 from notifications import plan_deliveries
 from tests.conftest import csrf_token, decide, hidden, login
 
@@ -68,7 +73,7 @@ def test_it_sends_an_emergency_straight_to_the_officer_on_duty(
 
 
 def _deliveries(session: Session, case: Case, index: int) -> list:  # type: ignore[type-arg]
-    from models import Delivery
+    from models.messages import Delivery
 
     ids = plan_deliveries(session, case.id, case.events[index].id)
     session.commit()
@@ -131,7 +136,7 @@ def test_it_records_the_admission_when_the_officer_resolves(
 def test_it_turns_an_emergency_call_into_an_emergency_case(
     client: FlaskClient, session: Session, district: dict[str, User]
 ) -> None:
-    from models import Call
+    from models.desk.tables import Call
     from tests.test_calls import call_data
 
     on_duty(session, district["cmho"])

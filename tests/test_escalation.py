@@ -11,13 +11,16 @@ from apprise.decorators import notify
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Case, CaseEvent, Delivery, EscalationRung, Priority, Settings, User
-from models.casework import Intake, decide, open_case
+from models.cases.decisions import Intake, decide, open_case
+from models.cases.lifecycle import Action, State
+from models.cases.sla import Limits, clock, rungs_reached, step_limit
+from models.cases.tables import Case, CaseEvent, Priority
+from models.config import Settings
 from models.db import get_sessionmaker
-from models.escalation import due_escalations, escalate, unnotified
-from models.lifecycle import Action, State
-from models.oversight import Escalation
-from models.sla import Limits, clock, rungs_reached, step_limit
+from models.messages import Delivery
+from models.oversight.escalation import due_escalations, escalate, unnotified
+from models.oversight.tables import Escalation, EscalationRung
+from models.reference.tables import User
 from notifications import deliver_event
 from notifications.mailsink import body_text, read_messages, start
 from tests.conftest import unique
@@ -94,7 +97,7 @@ def test_it_has_no_clock_once_final() -> None:
     ("minutes", "percents"), [(23, []), (24, [80]), (30, [80, 100]), (60, [80, 100, 200])]
 )
 def test_it_reaches_rungs_by_share_of_the_limit(minutes: int, percents: list[int]) -> None:
-    from models.sla import Rung
+    from models.cases.sla import Rung
 
     rungs = [Rung(3, None, 200, "collector"), Rung(1, None, 80, "assignee"), Rung(2, None, 100, "dm")]
     running = clock(State.awaiting_assignment, T0, False, LIMITS)
@@ -199,7 +202,7 @@ def test_it_offers_a_case_page_with_its_clock(
 def test_it_loads_the_ladder_from_csv_all_or_nothing(session: Session, ladder: list[EscalationRung]) -> None:
     import io
 
-    from models.reference import ImportFailed, load_csv
+    from models.reference.loading import ImportFailed, load_csv
 
     bad = "step,percent,audience,active\nofficer,50,assignee,yes\nnurse,100,dm,yes\ndm,-5,dm,yes\n"
     with pytest.raises(ImportFailed) as failed:

@@ -13,23 +13,31 @@ from apprise.decorators import notify
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Case, FollowUp, Patient, PatientStatus, Reading, Settings, User, Village
+from models.cases.tables import Case
+from models.config import Settings
 from models.db import get_sessionmaker
-from models.homecare import (
+from models.homecare.followups import (
     CallClosed,
     Vitals,
-    discharge_ended,
     due_list,
-    end_follow_ups,
     make_day_list,
     record_reading,
     record_unreachable,
     red_flags,
     slot_due_at,
 )
-from models.isolation import AlertDelivery, FollowUpAlert
-from models.patients import CHUNK, check_patient_rows, import_patient_rows, patient_csv_rows, write_patients
-from models.reference import ImportFailed
+from models.homecare.register import (
+    CHUNK,
+    check_patient_rows,
+    discharge_ended,
+    end_follow_ups,
+    import_patient_rows,
+    patient_csv_rows,
+    write_patients,
+)
+from models.homecare.tables import AlertDelivery, FollowUp, FollowUpAlert, Patient, PatientStatus, Reading
+from models.reference.loading import ImportFailed
+from models.reference.tables import User, Village
 from notifications.delivery import DeliveryFailed
 from notifications.miss_alerts import deliver_alert, unsent_alerts
 
@@ -288,7 +296,7 @@ def test_it_tries_an_unreachable_patient_again_later_the_same_day(
     assert (call.status, call.attempts, call.due_at) == (
         "due",
         1,
-        (MORNING + timedelta(hours=1)).replace(tzinfo=None),
+        MORNING + timedelta(hours=1),
     )
     assert due_list(session, MORNING + timedelta(minutes=30)) == []
     assert due_list(session, MORNING + timedelta(hours=1)) == [call]

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from models.lifecycle import (
+from models.cases.lifecycle import (
     FINAL,
     TRANSITIONS,
     Action,

@@ -6,10 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from models import Base
-from models.db import get_engine
+from models.cases.search import mapped_only
+from models.db import Base, get_engine
 from models.migrate import upgrade
-from models.search import mapped_only
 from tests.pg import create_database, postgres_url
 
 

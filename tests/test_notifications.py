@@ -11,8 +11,11 @@ from apprise.decorators import notify
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Case, CaseEvent, Delivery, Settings, User
+from models.cases.tables import Case, CaseEvent
+from models.config import Settings
 from models.db import get_sessionmaker
+from models.messages import Delivery
+from models.reference.tables import User
 from notifications import DeliveryFailed, deliver_event
 from notifications.mailsink import body_text, read_messages, start
 from tests.conftest import login, open_case

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Category, Department, Village
-from models.reference import ImportFailed, load_csv
+from models.reference.loading import ImportFailed, load_csv
+from models.reference.tables import Category, Department, Village
 
 
 def load(session: Session, kind: str, text: str):  # type: ignore[no-untyped-def]

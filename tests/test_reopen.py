@@ -8,8 +8,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Action, Case, Outbox, State, User
-from models.casework import decide
+from models.cases.decisions import decide
+from models.cases.lifecycle import Action, State
+from models.cases.tables import Case
+from models.outbox import Outbox
+from models.reference.tables import User
 from tests.conftest import decide as decide_by_form
 from tests.conftest import intake_data, login, open_case
 

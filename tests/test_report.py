@@ -9,8 +9,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Action, Case, CaseEvent, Step, User
-from models.report import daily_report
+from models.cases.lifecycle import Action, Step
+from models.cases.tables import Case, CaseEvent
+from models.oversight.report import daily_report
+from models.reference.tables import User
 from tests.casedata import build, move
 from tests.conftest import login
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from models import User
+from models.reference.tables import User
 from tests.conftest import csrf_token, login, open_case
 
 

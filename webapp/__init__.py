@@ -10,7 +10,8 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import NotFound
 
-from models import Settings, User
+from models.config import Settings
+from models.reference.tables import User
 from webapp.db import close_session, get_session
 
 csrf = CSRFProtect()
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         desk,
         duty,
         emergency,
-        isolation,
+        homecare,
         labels,
         mailbox,
         public,
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(advisories.bp)
     app.register_blueprint(duty.bp)
-    app.register_blueprint(isolation.bp)
+    app.register_blueprint(homecare.bp)
     cli.register(app)
     register_errors(app)
 

@@ -15,9 +15,10 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from models import Advisory, AdvisoryDelivery, Block, Role, Village
-from models.advisories import create_advisory, recipient_counts, recipients, tallies
-from models.isolation import Patient
+from models.advisories.sending import create_advisory, recipient_counts, recipients, tallies
+from models.advisories.tables import Advisory, AdvisoryDelivery
+from models.homecare.tables import Patient
+from models.reference.tables import Block, Role, Village
 from notifications.sms import advisory_template_names, advisory_text
 from webapp.auth import roles_required
 from webapp.db import get_session

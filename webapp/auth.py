@@ -13,7 +13,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response
 
-from models import User
+from models.reference.tables import User
 from webapp.db import get_session
 from webapp.forms import EmptyForm, LanguageForm, LoginForm
 

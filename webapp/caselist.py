@@ -14,10 +14,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from models import AuditEntry, Block, Category, Role, User
-from models.audit import record
-from models.caselist import (
-    INDIA,
+from models.cases.lifecycle import WAITING_ON, State, Step
+from models.cases.listing import (
     CaseFilter,
     CasePage,
     FilterError,
@@ -28,8 +26,11 @@ from models.caselist import (
     stream,
 )
 from models.db import get_sessionmaker
-from models.lifecycle import WAITING_ON, State, Step
-from models.report import daily_report
+from models.oversight.audit import record
+from models.oversight.report import daily_report
+from models.oversight.tables import AuditEntry
+from models.reference.tables import Block, Category, Role, User
+from models.times import INDIA
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.labels import PRIORITY_LABELS, STATE_LABELS, clock_label, localized, waited

@@ -13,8 +13,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from models import Action, Block, Case, Category, Delivery, DeliveryStatus, Priority, Role, Village
-from models.casework import (
+from models.cases.decisions import (
     Intake,
     NotAllowed,
     StaleDecision,
@@ -26,9 +25,12 @@ from models.casework import (
     recently_closed,
     reopenable,
 )
-from models.duty import Admission
-from models.emergency import AdmissionFacts, record_admission
-from models.lifecycle import InvalidTransition, allowed_actions
+from models.cases.lifecycle import Action, InvalidTransition, allowed_actions
+from models.cases.tables import Case, Priority
+from models.emergency.cases import AdmissionFacts, record_admission
+from models.emergency.tables import Admission
+from models.messages import Delivery, DeliveryStatus
+from models.reference.tables import Block, Category, Role, Village
 from notifications import send_delivery
 from webapp import orchestration
 from webapp.auth import roles_required

@@ -11,11 +11,11 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from models import Role, User
 from models.config import INSTANCE
 from models.db import get_sessionmaker
 from models.migrate import upgrade
-from models.reference import LOADERS, ImportFailed, load_csv
+from models.reference.loading import LOADERS, ImportFailed, load_csv
+from models.reference.tables import Role, User
 
 
 def _factory():  # type: ignore[no-untyped-def]
@@ -51,7 +51,7 @@ def register(app: Flask) -> None:
         username: str, role: str, name: str, notify_urls: tuple[str, ...], language: str, department: str
     ) -> None:
         """Create or update a user; the password is read from standard input."""
-        from models import Department
+        from models.reference.tables import Department
 
         password = _read_password()
         with _factory().begin() as session:
@@ -102,7 +102,7 @@ def register(app: Flask) -> None:
     @click.option("--roles", is_flag=True, help="The file holds contact roles (code,name,name_hi).")
     def load_contacts_command(path: Path, roles: bool) -> None:
         """Load the field directory (block,village,role,name,phone,active) from CSV: all rows or none."""
-        from models.contacts import load_contacts, load_roles
+        from models.desk.contacts import load_contacts, load_roles
 
         with _factory()() as session, path.open(encoding="utf-8-sig", newline="") as stream:
             try:

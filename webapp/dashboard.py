@@ -14,8 +14,19 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from models import Block, Category, Role, State, Step, User
-from models.stats import AGES, Day, Pending, Tally, WindowStats, age_range, daily, pending, window_stats
+from models.cases.lifecycle import State, Step
+from models.oversight.stats import (
+    AGES,
+    Day,
+    Pending,
+    Tally,
+    WindowStats,
+    age_range,
+    daily,
+    pending,
+    window_stats,
+)
+from models.reference.tables import Block, Category, Role, User
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.labels import STATE_LABELS, localized

@@ -10,9 +10,12 @@ from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_t
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from models import Call, CallKind, Role, Village
-from models.contacts import export_contacts, load_contacts
-from models.desk import caller_history, e164, find_villages, log_call, recent_calls, search_contacts
+from models.desk.calls import caller_history, log_call, recent_calls
+from models.desk.contacts import export_contacts, load_contacts, search_contacts
+from models.desk.tables import Call, CallKind
+from models.normalize import e164
+from models.reference.tables import Role, Village
+from models.reference.villages import find_villages
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.forms import CALL_KIND_LABELS, CallForm, ContactImportForm, IntakeForm

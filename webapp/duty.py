@@ -12,9 +12,10 @@ from flask_login import current_user, login_required
 from wtforms import DateTimeLocalField, SelectChoice, SelectField
 from wtforms.validators import InputRequired, ValidationError
 
-from models import Duty, Role
-from models.roster import InvalidShift, add_shift, eligible, remove_shift, roster
-from models.sla import INDIA
+from models.duty.roster import InvalidShift, add_shift, eligible, remove_shift, roster
+from models.duty.tables import Duty
+from models.reference.tables import Role
+from models.times import INDIA
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.forms import EmptyForm, FlaskForm

@@ -12,8 +12,8 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from models import Block, Role, Village
-from models.emergency import open_emergency
+from models.emergency.cases import open_emergency
+from models.reference.tables import Block, Role, Village
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.desk import call_for_intake

@@ -21,7 +21,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
-from models.desk import AmbiguousVillage, UnknownVillage, e164, resolve_village
+from models.normalize import e164
+from models.reference.villages import AmbiguousVillage, UnknownVillage, resolve_village
 from webapp.db import get_session
 
 TEXT_MAX = 2000

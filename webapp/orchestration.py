@@ -18,8 +18,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Case, Delivery, Outbox, Settings
+from models.cases.tables import Case
+from models.config import Settings
 from models.db import get_sessionmaker
+from models.messages import Delivery
+from models.outbox import Outbox
 
 log = logging.getLogger("control_room.dispatcher")
 BATCH = 50

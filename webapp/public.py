@@ -8,7 +8,7 @@ from flask import Blueprint, render_template
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from models import Case
+from models.cases.tables import Case
 from webapp.db import get_session
 from webapp.forms import StatusForm, e164
 

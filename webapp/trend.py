@@ -9,7 +9,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from models.sla import aware
+from models.times import aware
 
 WIDTH, HEIGHT, PAD = 300, 80, 6
 # The range each chart shows; readings outside it sit on its edge.

@@ -11,7 +11,7 @@ from flask import render_template
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
-from models.reference import ImportFailed
+from models.reference.loading import ImportFailed
 
 T = TypeVar("T")
 SHOWN_ERRORS = 200  # bad rows listed on the page; the rest are counted

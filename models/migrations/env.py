@@ -3,8 +3,8 @@
 from alembic import context
 
 import models  # noqa: F401 - registers every table on Base.metadata
+from models.cases.search import mapped_only
 from models.db import Base, get_engine
-from models.search import mapped_only
 
 config = context.config
 target_metadata = Base.metadata

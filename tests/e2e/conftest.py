@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from models import User
 from models.db import get_sessionmaker
+from models.reference.tables import User
 from scripts.stack import Stack
 from tests.e2e.web import WebUser
 from tests.helpers import HttpSink, artifacts, free_port

@@ -7,8 +7,10 @@ import time
 import pytest
 from sqlalchemy import select
 
-from models import Advisory, AdvisoryDelivery, Outbox, Patient, PatientStatus
+from models.advisories.tables import Advisory, AdvisoryDelivery
 from models.db import get_sessionmaker
+from models.homecare.tables import Patient, PatientStatus
+from models.outbox import Outbox
 from notifications.mailsink import body_text, read_messages
 from scripts.stack import Stack
 from tests.e2e.web import PrefectApi, WebUser, field, wait_until

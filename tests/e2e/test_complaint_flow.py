@@ -7,8 +7,10 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from models import Case, Delivery, Outbox
+from models.cases.tables import Case
 from models.db import get_sessionmaker
+from models.messages import Delivery
+from models.outbox import Outbox
 from scripts.stack import Stack
 from tests.e2e.web import PrefectApi, WebUser, mails_about, wait_until
 from tests.helpers import HttpSink, kill_tree

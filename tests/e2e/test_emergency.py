@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from models import Case, Duty, DutyShift, User
+from models.cases.tables import Case
 from models.db import get_sessionmaker
+from models.duty.tables import Duty, DutyShift
+from models.reference.tables import User
 from scripts.stack import Stack
 from tests.e2e.web import PrefectApi, WebUser, field, mails_about, wait_until
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from models import Case, CaseEvent
+from models.cases.tables import Case, CaseEvent
 from models.db import get_sessionmaker
-from models.sla import aware
+from models.times import aware
 from scripts.stack import Stack
 from tests.e2e.web import PrefectApi, WebUser, mails_about, wait_until
 from tests.helpers import HttpSink

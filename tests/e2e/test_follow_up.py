@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from models import FollowUp, Patient
 from models.db import get_sessionmaker
-from models.isolation import AlertDelivery
-from models.sla import INDIA
+from models.homecare.tables import AlertDelivery, FollowUp, Patient
+from models.times import INDIA
 from notifications.mailsink import read_messages
 from scripts.stack import Stack
 from tests.e2e.web import PrefectApi, WebUser, field, wait_until

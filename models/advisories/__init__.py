@@ -1,0 +1,1 @@
+"""Health advisories: one message to many patients, each recipient's delivery recorded."""

@@ -1,0 +1,1 @@
+"""Complaints: the case tables, the state machine, decisions, time limits, the list and its search."""

@@ -1,0 +1,275 @@
+"""Domain operations on cases. They add rows and never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from models.cases.lifecycle import WAITING_ON, Action, State, apply, role_for
+from models.cases.sla import resolution_deadline, step_deadline
+from models.cases.tables import Case, CaseEvent, Priority
+from models.outbox import Outbox
+from models.reference.tables import Category, Role, User, Village
+from models.times import aware
+
+
+class StaleDecision(Exception):
+    """The case moved on since the form was shown."""
+
+
+class NotAllowed(Exception):
+    """This user may not take this action on this case."""
+
+
+@dataclass(frozen=True)
+class Intake:
+    token: str
+    caller_name: str
+    phone: str  # E.164
+    village_id: int
+    category_id: int
+    description: str
+    priority: Priority
+
+
+def case_number(prefix: str, year: int, case_id: int) -> str:
+    return f"{prefix}-{year}-{case_id:06d}"
+
+
+def open_case(session: Session, intake: Intake, by: User, prefix: str, now: datetime) -> Case:
+    """Open a case, its first event and the outbox row that starts its flow run.
+
+    A token seen before returns the case it opened (a form submitted twice).
+    """
+    existing = session.scalar(select(Case).where(Case.intake_token == intake.token))
+    if existing is not None:
+        return existing
+    category = session.get_one(Category, intake.category_id)
+    village = session.get_one(Village, intake.village_id)
+    urgent = intake.priority == Priority.urgent
+    case = Case(
+        intake_token=intake.token,
+        caller_name=intake.caller_name,
+        phone=intake.phone,
+        village_id=intake.village_id,
+        category_id=intake.category_id,
+        description=intake.description,
+        priority=intake.priority,
+        state=State.awaiting_assignment,
+        created_by_id=by.id,
+        created_at=now,
+        state_since=now,
+        block_id=village.block_id,
+        resolve_by=resolution_deadline(now, urgent, category.limits),
+        due_at=step_deadline(State.awaiting_assignment, now, urgent, category.limits),
+    )
+    session.add(case)
+    session.flush()
+    case.number = case_number(prefix, now.year, case.id)
+    event = CaseEvent(
+        case_id=case.id,
+        kind="opened",
+        from_state=None,
+        to_state=State.awaiting_assignment,
+        by_user_id=by.id,
+        text=intake.description,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    session.add(
+        Outbox(
+            case_id=case.id,
+            kind="start",
+            payload={"case_id": case.id, "case_number": case.number, "event_id": event.id},
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+    return case
+
+
+def officers_for(session: Session, category: Category) -> list[User]:
+    """Active officers of the category's department, by name."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.role == Role.officer,
+                User.active.is_(True),
+                User.department_id == category.department_id,
+            )
+            .order_by(User.name)
+        )
+    )
+
+
+def may_act(user: User, case: Case, action: Action) -> bool:
+    """Whether user may take action on case (role, and for officers, their own case)."""
+    if user.role != role_for(action):
+        return False
+    if user.role == Role.officer:
+        return case.officer_id == user.id
+    return True
+
+
+def decide(
+    session: Session,
+    case: Case,
+    action: Action,
+    by: User,
+    *,
+    version: int,
+    now: datetime,
+    text: str = "",
+    officer_id: int | None = None,
+) -> CaseEvent:
+    """Take a human decision on a case: move its state, record the event, queue the resume.
+
+    :raise NotAllowed: the user's role or assignment does not permit it.
+    :raise InvalidTransition: the action does not apply in the case's state.
+    :raise StaleDecision: someone else decided first (the version moved).
+    """
+    action = Action(action)
+    if not may_act(by, case, action):
+        raise NotAllowed(f"{by.role} may not {action.value} this case")
+    if case.decisions != version:
+        raise StaleDecision(case.number)
+    apply(State(case.state), action)  # :raise InvalidTransition: before the other checks
+    if action == Action.reopen_closed and not reopenable(case, now):
+        raise NotAllowed(f"{case.number} was closed more than {case.category.reopen_days} days ago")
+    new_officer = case.officer_id
+    if action == Action.assign:
+        officer = session.get(User, officer_id) if officer_id else None
+        category = session.get(Category, case.category_id)
+        if officer is None or category is None or officer not in officers_for(session, category):
+            raise NotAllowed("the officer must be an active officer of the category's department")
+        new_officer = officer.id
+    return move(session, case, action, by, version=version, now=now, text=text, officer_id=new_officer)
+
+
+def move(
+    session: Session,
+    case: Case,
+    action: Action,
+    by: User | None,
+    *,
+    version: int,
+    now: datetime,
+    text: str = "",
+    officer_id: int | None = None,
+) -> CaseEvent:
+    """Move a case by a decision already checked: state, event, and the hand-off to its run.
+
+    `by` None is the duty roster (models/emergency/cases.py). :raise StaleDecision: the version moved.
+    """
+    source = State(case.state)
+    target = apply(source, action)
+    # Conditional update: only one of two racing decisions can win (rowcount 1).
+    result = session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.state == source, Case.decisions == version)
+        .values(
+            state=target,
+            decisions=version + 1,
+            officer_id=officer_id,
+            state_since=now,
+            **_milestones(case, target, now),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleDecision(case.number)
+    event = CaseEvent(
+        case_id=case.id,
+        kind=action.value,
+        from_state=source,
+        to_state=target,
+        by_user_id=by.id if by else None,
+        officer_id=officer_id if action == Action.assign else None,
+        text=text,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    if action == Action.reopen_closed:
+        # The closed case's run has ended: a new run carries it from here, its
+        # suspends numbered on from this case's decisions.
+        outbox = Outbox(
+            case_id=case.id,
+            kind="start",
+            payload={
+                "case_id": case.id,
+                "case_number": case.number,
+                "event_id": event.id,
+                "first_decision": version + 1,
+            },
+        )
+    else:
+        by_name = by.username if by else "duty roster"
+        outbox = Outbox(
+            case_id=case.id,
+            kind="resume",
+            pause_key=pause_key(version),
+            payload={"action": action.value, "event_id": event.id, "by_user": by_name, "note": text},
+        )
+    outbox.created_at = outbox.next_attempt_at = now
+    session.add(outbox)
+    session.refresh(case)
+    return event
+
+
+def reopenable(case: Case, now: datetime) -> bool:
+    """Whether a closed case is recent enough (its category's reopen_days) to reopen."""
+    if case.state != State.closed or case.closed_at is None:
+        return False
+    return aware(now) - aware(case.closed_at) <= timedelta(days=case.category.reopen_days)
+
+
+def recently_closed(session: Session, phone: str, now: datetime) -> Case | None:
+    """The caller's most recently closed case that may still be reopened, if any."""
+    recent = session.scalars(
+        select(Case)
+        .where(Case.phone == phone, Case.state == State.closed, Case.closed_at.is_not(None))
+        .order_by(Case.closed_at.desc())
+        .limit(5)
+    )
+    return next((case for case in recent if reopenable(case, now)), None)
+
+
+def _milestones(case: Case, target: State, now: datetime) -> dict[str, datetime | None]:
+    """The facts a move sets: the new step's deadline, the first resolution, the closure."""
+    facts: dict[str, datetime | None] = {
+        "due_at": step_deadline(target, now, case.priority == Priority.urgent, case.category.limits)
+    }
+    if target == State.resolved and case.resolved_at is None:
+        facts["resolved_at"] = now
+    if target in (State.closed, State.rejected):
+        facts["closed_at"] = now
+    if case.state in (State.closed, State.rejected):  # reopened: open again
+        facts["closed_at"] = None
+    return facts
+
+
+def pause_key(decisions: int) -> str:
+    """The suspend key of the flow run's decision number `decisions`."""
+    return f"decision-{decisions}"
+
+
+def queue_for(session: Session, user: User, limit: int = 200) -> list[Case]:
+    """The cases waiting on user, oldest first."""
+    query = select(Case).order_by(Case.state_since, Case.id).limit(limit)
+    if user.role == Role.dm:
+        query = query.where(Case.state == State.awaiting_assignment)
+    elif user.role == Role.officer:
+        query = query.where(Case.state == State.assigned, Case.officer_id == user.id)
+    elif user.role == Role.collector:
+        query = query.where(Case.state == State.resolved)
+    elif user.role == Role.operator:
+        query = query.where(Case.created_by_id == user.id).order_by(None).order_by(Case.id.desc())
+    else:
+        query = query.where(Case.state.in_(list(WAITING_ON)))
+    return list(session.scalars(query))

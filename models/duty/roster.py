@@ -1,0 +1,120 @@
+"""The duty roster: adding and removing shifts, and who is on each duty now and next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from models.duty.tables import Duty, DutyShift
+from models.reference.tables import Role, User
+from models.times import INDIA, aware
+
+# Emergencies are assigned to the admission officer as cases, and only officers act on
+# their cases (models/cases/decisions.may_act): so both duties are held by officers.
+ON_DUTY_ROLES = (Role.officer,)
+INDIA_FORMAT = "%Y-%m-%d %H:%M"
+
+
+class InvalidShift(ValueError):
+    """A shift that cannot be on the roster (the message says why)."""
+
+
+def india_time(text: str) -> datetime:
+    """ "2026-12-01 08:00", India time, as an aware UTC datetime. :raise InvalidShift: not that form."""
+    try:
+        moment = datetime.strptime(text.strip(), INDIA_FORMAT)
+    except ValueError:
+        raise InvalidShift(f"'{text.strip()}' is not a time like 2026-12-01 08:00") from None
+    return moment.replace(tzinfo=INDIA).astimezone(UTC)
+
+
+def eligible(session: Session) -> list[User]:
+    """The people a shift can be given to: active officers, by name."""
+    return list(
+        session.scalars(
+            select(User).where(User.role.in_(ON_DUTY_ROLES), User.active.is_(True)).order_by(User.name)
+        )
+    )
+
+
+def check_shift(user: User | None, duty: str, starts_at: datetime, ends_at: datetime) -> User:
+    """Return the shift's user. :raise InvalidShift: unknown duty, not an active officer, ends first."""
+    if duty not in Duty.ALL:
+        raise InvalidShift(f"unknown duty '{duty}' ({', '.join(Duty.ALL)})")
+    if user is None:
+        raise InvalidShift("no such user")
+    if not user.active or user.role not in ON_DUTY_ROLES:
+        raise InvalidShift(f"'{user.username}' is not an active officer")
+    if aware(ends_at) <= aware(starts_at):
+        raise InvalidShift("a shift must end after it starts")
+    return user
+
+
+def add_shift(
+    session: Session, *, user_id: int, duty: str, starts_at: datetime, ends_at: datetime, now: datetime
+) -> DutyShift:
+    """Put a shift on the roster. :raise InvalidShift: see check_shift, or it has already ended."""
+    check_shift(session.get(User, user_id), duty, starts_at, ends_at)
+    if aware(ends_at) <= aware(now):
+        raise InvalidShift("this shift has already ended")
+    shift = DutyShift(user_id=user_id, duty=duty, starts_at=starts_at, ends_at=ends_at, created_at=now)
+    session.add(shift)
+    session.flush()
+    return shift
+
+
+def remove_shift(session: Session, shift_id: int, now: datetime) -> None:
+    """Take a shift that has not started off the roster. :raise InvalidShift: it has started."""
+    shift = session.get(DutyShift, shift_id)
+    if shift is None:
+        raise LookupError(shift_id)
+    if aware(shift.starts_at) <= aware(now):
+        # A shift that started may already have taken emergencies: it stays, as a record.
+        raise InvalidShift("a shift that has started cannot be removed")
+    session.delete(shift)
+    session.flush()
+
+
+@dataclass
+class DutyRoster:
+    """One duty's page section: who holds it now, the shifts running now and the next ones."""
+
+    duty: str
+    holder: User | None
+    current: list[DutyShift] = field(default_factory=list)
+    upcoming: list[DutyShift] = field(default_factory=list)
+
+
+def roster(session: Session, now: datetime, upcoming: int = 10) -> list[DutyRoster]:
+    """Each duty's holder at `now`, its running shifts (latest start first) and the next `upcoming`."""
+    result = []
+    for duty in Duty.ALL:
+        shifts = select(DutyShift).options(joinedload(DutyShift.user)).where(DutyShift.duty == duty)
+        current = session.scalars(
+            shifts.where(DutyShift.starts_at <= now, DutyShift.ends_at > now).order_by(
+                DutyShift.starts_at.desc(), DutyShift.id.desc()
+            )
+        ).all()
+        later = session.scalars(
+            shifts.where(DutyShift.starts_at > now)
+            .order_by(DutyShift.starts_at, DutyShift.id)
+            .limit(upcoming)
+        ).all()
+        result.append(DutyRoster(duty, on_duty(session, duty, now), list(current), list(later)))
+    return result
+
+
+def on_duty(session: Session, duty: str, now: datetime) -> User | None:
+    """Who holds `duty` at `now`: the active user of the shift that started last, if any."""
+    return session.scalar(
+        select(User)
+        .join(DutyShift, DutyShift.user_id == User.id)
+        .where(
+            DutyShift.duty == duty, DutyShift.starts_at <= now, DutyShift.ends_at > now, User.active.is_(True)
+        )
+        .order_by(DutyShift.starts_at.desc(), DutyShift.id.desc())
+        .limit(1)
+    )

@@ -1,0 +1,1 @@
+"""The Collector's oversight: the escalation ladder, the audit log, the dashboard, the daily report."""

@@ -1,0 +1,17 @@
+"""The audit log: who viewed, listed, exported or printed what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from models.oversight.tables import AuditEntry
+from models.reference.tables import User
+
+
+def record(session: Session, user: User, action: str, target: str, now: datetime) -> AuditEntry:
+    """Add one audit row ("view", "list", "export", "report"); the caller commits."""
+    entry = AuditEntry(user_id=user.id, action=action, target=target[:2000], created_at=now)
+    session.add(entry)
+    return entry

@@ -1,0 +1,138 @@
+"""The escalation ladder applied to cases: which rungs are due, and recording each exactly once.
+
+The sweep (flows/escalation.py) calls these on a schedule; `now` is an argument so
+tests control the clock. A rung happens once per visit of a case to a step: the
+unique key (case, decisions, rung) holds however many sweeps run, and a case that
+moves on has a new `decisions`, so its old step's ladder stops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.cases.lifecycle import WAITING_ON, State, Step
+from models.cases.sla import Clock, Rung, rungs_reached
+from models.cases.tables import Case, CaseEvent
+from models.oversight.tables import Escalation, EscalationRung
+from models.times import aware
+
+
+@dataclass(frozen=True)
+class Due:
+    """A rung a case has reached at its current step and that has not happened yet."""
+
+    case_id: int
+    decisions: int
+    rung_id: int
+
+
+def ladder(session: Session) -> list[Rung]:
+    rows = session.scalars(select(EscalationRung).where(EscalationRung.active.is_(True)))
+    return [Rung(r.id, Step(r.step) if r.step else None, r.percent, r.audience) for r in rows]
+
+
+def running_clock(case: Case | _Row) -> Clock | None:
+    """The clock of the step the case waits on, from its stored deadline."""
+    step = WAITING_ON.get(State(case.state))
+    if step is None or case.due_at is None:
+        return None
+    started = aware(case.state_since)
+    return Clock(step, started, aware(case.due_at) - started)
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    state: str
+    state_since: datetime
+    due_at: datetime | None
+    decisions: int
+
+
+def due_escalations(session: Session, now: datetime) -> list[Due]:
+    """Every rung reached by an open case at its current step and not yet recorded, oldest case first."""
+    rungs = ladder(session)
+    if not rungs:
+        return []
+    rows = [
+        _Row(*r)
+        for r in session.execute(
+            select(Case.id, Case.state, Case.state_since, Case.due_at, Case.decisions)
+            .where(Case.state.in_(list(WAITING_ON)), Case.due_at.is_not(None))
+            .order_by(Case.state_since, Case.id)
+        )
+    ]
+    candidates: list[Due] = []
+    for row in rows:
+        running = running_clock(row)
+        if running is None:
+            continue
+        candidates += [Due(row.id, row.decisions, r.id) for r in rungs_reached(running, rungs, now)]
+    if not candidates:
+        return []
+    done = {
+        tuple(row)
+        for row in session.execute(
+            select(Escalation.case_id, Escalation.decisions, Escalation.rung_id).where(
+                Escalation.case_id.in_({d.case_id for d in candidates})
+            )
+        )
+    }
+    return [d for d in candidates if (d.case_id, d.decisions, d.rung_id) not in done]
+
+
+def escalate(session: Session, due: Due, now: datetime) -> Escalation | None:
+    """Record one reached rung as a case event; None when the case has moved on or it happened.
+
+    Two sweeps racing on the same rung: the unique key makes the second one's flush fail,
+    and the caller rolls its transaction back.
+    """
+    case = session.get(Case, due.case_id)
+    rung = session.get(EscalationRung, due.rung_id)
+    if case is None or rung is None or case.decisions != due.decisions or State(case.state) not in WAITING_ON:
+        return None
+    existing = session.scalar(
+        select(Escalation).where(
+            Escalation.case_id == due.case_id,
+            Escalation.decisions == due.decisions,
+            Escalation.rung_id == due.rung_id,
+        )
+    )
+    if existing is not None:
+        return None
+    event = CaseEvent(
+        case_id=case.id,
+        kind="escalation",
+        from_state=case.state,
+        to_state=case.state,
+        by_user_id=None,
+        officer_id=case.officer_id,
+        text="",
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    escalation = Escalation(
+        case_id=case.id,
+        decisions=due.decisions,
+        rung_id=rung.id,
+        event_id=event.id,
+        audience=rung.audience,
+        created_at=now,
+    )
+    session.add(escalation)
+    session.flush()
+    return escalation
+
+
+def unnotified(session: Session, limit: int = 500) -> list[int]:
+    """Escalations whose notifications have not all gone out yet, oldest first."""
+    return list(
+        session.scalars(
+            select(Escalation.id).where(Escalation.notified_at.is_(None)).order_by(Escalation.id).limit(limit)
+        )
+    )

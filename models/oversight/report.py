@@ -1,0 +1,137 @@
+"""The daily report for the Collector's review meeting: one India day's cases, counted."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from models.cases.lifecycle import WAITING_ON, Action, State, Step
+from models.cases.sla import step_deadline
+from models.cases.tables import Case, CaseEvent, Priority
+from models.reference.tables import Category
+from models.times import aware, day_start
+
+# Escalation events repeat the state; only these kinds move a case (and restart its step clock).
+MOVES = ("opened", *Action)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A case still waiting at the report's moment, and where its step stood then."""
+
+    case: Case
+    step: Step
+    since: datetime
+    due: datetime
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class CategoryLine:
+    category: Category
+    opened: int
+    closed: int
+    pending: int
+    overdue: int
+
+
+@dataclass(frozen=True)
+class DailyReport:
+    day: date
+    at: datetime  # the end of the day, or now while the day lasts
+    opened: int
+    closed: int  # closure confirmed by the Collector
+    rejected: int
+    pending: dict[Step, int]
+    overdue: list[Pending]  # longest overdue first
+    categories: list[CategoryLine]
+
+
+def daily_report(session: Session, day: date, now: datetime) -> DailyReport:
+    """The report of India day `day` as it stood at the day's end (or now, for today).
+
+    1. Cases opened and closed within the day, from the cases' own timestamps.
+    2. Cases open at the moment: opened before it and not closed by then.
+    3. Each one's state then is that of its last move before the moment; its step clock
+       ran from that move, so the deadline then comes from the same rules as `due_at`.
+    """
+    start, end = day_start(day), day_start(day + timedelta(days=1))
+    at = min(end, now)
+    opened = Counter(
+        dict(
+            session.execute(
+                select(Case.category_id, func.count())
+                .where(Case.created_at >= start, Case.created_at < at)
+                .group_by(Case.category_id)
+            ).all()
+        )
+    )
+    closed: Counter[int] = Counter()
+    rejected = 0
+    for category_id, state, count in session.execute(
+        select(Case.category_id, Case.state, func.count())
+        .where(Case.closed_at >= start, Case.closed_at < at)
+        .group_by(Case.category_id, Case.state)
+    ):
+        if state == State.rejected:
+            rejected += count
+        else:
+            closed[category_id] += count
+    waiting = pending_at(session, at)
+    categories = session.scalars(select(Category).order_by(Category.name)).all()
+    lines = [
+        CategoryLine(
+            c,
+            opened[c.id],
+            closed[c.id],
+            sum(1 for p in waiting if p.case.category_id == c.id),
+            sum(1 for p in waiting if p.case.category_id == c.id and p.overdue),
+        )
+        for c in categories
+    ]
+    return DailyReport(
+        day=day,
+        at=at,
+        opened=sum(opened.values()),
+        closed=sum(closed.values()),
+        rejected=rejected,
+        pending={step: sum(1 for p in waiting if p.step == step) for step in Step},
+        overdue=sorted((p for p in waiting if p.overdue), key=lambda p: (p.due, p.case.id)),
+        categories=[line for line in lines if line.opened or line.closed or line.pending],
+    )
+
+
+def pending_at(session: Session, at: datetime) -> list[Pending]:
+    """The cases waiting on someone at `at`, each with its step and that step's deadline then."""
+    last = (
+        select(CaseEvent.case_id, func.max(CaseEvent.id).label("event_id"))
+        .join(Case, Case.id == CaseEvent.case_id)
+        .where(
+            Case.created_at < at,
+            or_(Case.closed_at.is_(None), Case.closed_at >= at),
+            CaseEvent.created_at < at,
+            CaseEvent.kind.in_(MOVES),
+        )
+        .group_by(CaseEvent.case_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Case, CaseEvent.to_state, CaseEvent.created_at)
+        .join(last, last.c.case_id == Case.id)
+        .join(CaseEvent, CaseEvent.id == last.c.event_id)
+        .options(joinedload(Case.category), joinedload(Case.officer))
+        .order_by(Case.id)
+    ).all()
+    waiting = []
+    for case, state, since in rows:
+        step = WAITING_ON.get(State(state))
+        if step is None:
+            continue
+        due = step_deadline(state, since, case.priority == Priority.urgent, case.category.limits)
+        assert due is not None
+        waiting.append(Pending(case, step, aware(since), due, due < at))
+    return waiting

@@ -1,0 +1,297 @@
+"""Figures for the Collector's and the DM's dashboard: aggregates of cases and calls at `now`.
+
+A window is a run of whole India days (Asia/Kolkata) ending today. Its figures are those
+of the complaints *opened* in it (a cohort): how many there were, where they stand now,
+how many were resolved within their limit and how long resolving took. So every figure
+is the list of cases opened on those days, filtered by state, step, category, block or
+officer: what the dashboard links to. Counting is done by the database (GROUP BY over
+an indexed range of created_at); only the resolution times of the window's resolved
+cases are fetched, for the median and the 90th percentile, which SQLite cannot compute.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from models.cases.lifecycle import WAITING_ON, State, Step
+from models.cases.tables import Case
+from models.desk.tables import Call
+from models.times import aware, day_start, db_time, india_day
+
+OPEN = tuple(WAITING_ON)
+# Pending cases by time since they were opened: (upper bound, key); the last has none.
+AGES: tuple[tuple[timedelta | None, str], ...] = (
+    (timedelta(hours=1), "1h"),
+    (timedelta(hours=3), "3h"),
+    (timedelta(hours=6), "6h"),
+    (timedelta(days=1), "1d"),
+    (None, "older"),
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Whole India days first..last; cases opened in [start, end)."""
+
+    first: date
+    last: date
+
+    @classmethod
+    def ending(cls, now: datetime, days: int) -> Window:
+        """The `days` India days ending with today."""
+        today = india_day(now)
+        return cls(today - timedelta(days=days - 1), today)
+
+    @property
+    def start(self) -> datetime:
+        return day_start(self.first)
+
+    @property
+    def end(self) -> datetime:
+        return day_start(self.last + timedelta(days=1))
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+    def holds(self, column: ColumnElement[datetime]) -> ColumnElement[bool]:
+        return and_(column >= db_time(self.start), column < db_time(self.end))
+
+    def day_of(self, column: ColumnElement[datetime]) -> ColumnElement[int]:
+        """The index of the window's day a moment falls on (rows already inside the window)."""
+        bounds = [db_time(day_start(d + timedelta(days=1))) for d in self.days[:-1]]
+        if not bounds:
+            return literal_column("0")
+        return case(*[(column < b, i) for i, b in enumerate(bounds)], else_=len(bounds))
+
+
+def percentile(values: list[timedelta], p: float) -> timedelta | None:
+    """Nearest-rank percentile (p in 0..100) of values; None for none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
+
+
+@dataclass
+class Tally:
+    """Complaints opened in a window (of one category, block or officer, or all): where they stand."""
+
+    opened: int = 0
+    by_state: dict[State, int] = field(default_factory=lambda: dict.fromkeys(State, 0))
+    by_step: dict[Step, int] = field(default_factory=lambda: dict.fromkeys(Step, 0))
+    overdue: int = 0  # still open and past the limit of the step they wait on
+    resolved: int = 0  # resolved by an officer at least once
+    within: int = 0  # of those, resolved by their resolution deadline
+    median: timedelta | None = None  # time from opening to first resolution
+    p90: timedelta | None = None
+
+    @property
+    def pending(self) -> int:
+        return sum(self.by_step.values())
+
+    @property
+    def within_share(self) -> float | None:
+        """Share of the resolved complaints resolved within the limit, 0..1 (None: none resolved)."""
+        return self.within / self.resolved if self.resolved else None
+
+    def add(self, state: State, overdue: bool, resolved: bool, within: bool, count: int) -> None:
+        self.opened += count
+        self.by_state[state] += count
+        if state in WAITING_ON:
+            self.by_step[WAITING_ON[state]] += count
+        self.overdue += count * overdue
+        self.resolved += count * resolved
+        self.within += count * within
+
+
+@dataclass
+class WindowStats:
+    """The figures of one window: calls, the cohort's tallies overall and by category, block and officer."""
+
+    window: Window
+    calls: int
+    calls_by_kind: dict[str, int]
+    total: Tally
+    by_category: dict[int, Tally]
+    by_block: dict[int, Tally]
+    by_officer: dict[int, Tally]  # cases with an officer (assigned at least once)
+
+
+def cohort_query(window: Window, now: datetime) -> Select[tuple[int, ...]]:
+    """Cases opened in window, counted by category, block, officer, state and three flags."""
+    overdue = case((and_(Case.state.in_(OPEN), Case.due_at < db_time(now)), 1), else_=0)
+    resolved = case((Case.resolved_at.is_not(None), 1), else_=0)
+    within = case((Case.resolved_at <= Case.resolve_by, 1), else_=0)
+    # Grouped in an outer query: PostgreSQL will not match a GROUP BY expression holding a
+    # bound parameter (`now`) to the same expression in the SELECT list.
+    rows = (
+        select(
+            Case.category_id,
+            Case.block_id,
+            Case.officer_id,
+            Case.state,
+            overdue.label("overdue"),
+            resolved.label("resolved"),
+            within.label("within"),
+        )
+        .where(window.holds(Case.created_at))
+        .subquery()
+    )
+    return select(*rows.c, func.count().label("n")).group_by(*rows.c)
+
+
+def durations_query(window: Window) -> Select[tuple[int, int | None, int | None, datetime, datetime]]:
+    """Opening and first resolution of each case opened in window and resolved since."""
+    return select(Case.category_id, Case.block_id, Case.officer_id, Case.created_at, Case.resolved_at).where(
+        window.holds(Case.created_at), Case.resolved_at.is_not(None)
+    )
+
+
+def calls_query(window: Window) -> Select[tuple[int, str, int]]:
+    """Calls logged in window, counted by day of the window and kind."""
+    rows = select(window.day_of(Call.created_at).label("day"), Call.kind).where(window.holds(Call.created_at))
+    sub = rows.subquery()
+    return select(sub.c.day, sub.c.kind, func.count().label("n")).group_by(sub.c.day, sub.c.kind)
+
+
+def window_stats(session: Session, now: datetime, days: int) -> WindowStats:
+    """The figures of the `days` India days ending today, as they stand at `now`."""
+    window = Window.ending(now, days)
+    total = Tally()
+    groups: dict[str, dict[int, Tally]] = {"category": {}, "block": {}, "officer": {}}
+    for category, block, officer, state, overdue, resolved, within, n in session.execute(
+        cohort_query(window, now)
+    ):
+        for tally in _tallies(total, groups, category, block, officer):
+            tally.add(State(state), bool(overdue), bool(resolved), bool(within), n)
+    times: dict[int, list[timedelta]] = defaultdict(list)  # keyed by id() of each tally
+    for category, block, officer, created, resolved_at in session.execute(durations_query(window)):
+        for tally in _tallies(total, groups, category, block, officer):
+            times[id(tally)].append(resolved_at - created)
+    for tally in [total, *(t for g in groups.values() for t in g.values())]:
+        tally.median = percentile(times[id(tally)], 50)
+        tally.p90 = percentile(times[id(tally)], 90)
+    calls: dict[str, int] = defaultdict(int)
+    for _day, kind, n in session.execute(calls_query(window)):
+        calls[kind] += n
+    return WindowStats(
+        window=window,
+        calls=sum(calls.values()),
+        calls_by_kind=dict(calls),
+        total=total,
+        by_category=groups["category"],
+        by_block=groups["block"],
+        by_officer=groups["officer"],
+    )
+
+
+def _tallies(
+    total: Tally, groups: dict[str, dict[int, Tally]], category: int, block: int | None, officer: int | None
+) -> Iterable[Tally]:
+    """The tallies a case counts in: the total and those of its category, block and officer."""
+    yield total
+    for kind, key in (("category", category), ("block", block), ("officer", officer)):
+        if key is not None:
+            tally = groups[kind].get(key)
+            if tally is None:
+                tally = groups[kind][key] = Tally()
+            yield tally
+
+
+@dataclass
+class Day:
+    """One India day: calls logged, and the complaints opened that day by where they stand now."""
+
+    day: date
+    calls: int = 0
+    by_state: dict[State, int] = field(default_factory=lambda: dict.fromkeys(State, 0))
+
+    @property
+    def opened(self) -> int:
+        return sum(self.by_state.values())
+
+
+def days_query(window: Window) -> Select[tuple[int, str, int]]:
+    """Cases opened in window, counted by day of the window and current state."""
+    sub = (
+        select(window.day_of(Case.created_at).label("day"), Case.state)
+        .where(window.holds(Case.created_at))
+        .subquery()
+    )
+    return select(sub.c.day, sub.c.state, func.count().label("n")).group_by(sub.c.day, sub.c.state)
+
+
+def daily(session: Session, now: datetime, days: int) -> list[Day]:
+    """Each of the `days` India days ending today, oldest first."""
+    window = Window.ending(now, days)
+    result = [Day(d) for d in window.days]
+    for index, state, n in session.execute(days_query(window)):
+        result[index].by_state[State(state)] += n
+    for index, _kind, n in session.execute(calls_query(window)):
+        result[index].calls += n
+    return result
+
+
+@dataclass
+class Pending:
+    """Every open case now, whenever it was opened: by step, overdue, and by age per step."""
+
+    by_step: dict[Step, int]
+    overdue: dict[Step, int]
+    by_age: dict[str, dict[Step, int]]  # AGES key -> step -> cases
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_step.values())
+
+
+def pending_query(now: datetime) -> Select[tuple[str, int, int, int]]:
+    """Open cases counted by state, overdue and age bucket (the index of AGES)."""
+    at = db_time(now)
+    age = case(
+        *[(Case.created_at > at - bound, i) for i, (bound, _key) in enumerate(AGES) if bound is not None],
+        else_=len(AGES) - 1,
+    )
+    sub = (
+        select(
+            Case.state,
+            case((Case.due_at < at, 1), else_=0).label("overdue"),
+            age.label("age"),
+        )
+        .where(Case.state.in_(OPEN))
+        .subquery()
+    )
+    return select(*sub.c, func.count().label("n")).group_by(*sub.c)
+
+
+def pending(session: Session, now: datetime) -> Pending:
+    """The open cases at `now`."""
+    result = Pending(
+        by_step=dict.fromkeys(Step, 0),
+        overdue=dict.fromkeys(Step, 0),
+        by_age={key: dict.fromkeys(Step, 0) for _bound, key in AGES},
+    )
+    for state, overdue, age, n in session.execute(pending_query(now)):
+        step = WAITING_ON[State(state)]
+        result.by_step[step] += n
+        result.overdue[step] += n * overdue
+        result.by_age[AGES[age][1]][step] += n
+    return result
+
+
+def age_range(key: str, now: datetime) -> tuple[date | None, date]:
+    """The India dates on which the cases of an age bucket were opened (None: no lower bound)."""
+    index = [k for _b, k in AGES].index(key)
+    upper = AGES[index][0]
+    lower = AGES[index - 1][0] if index else None
+    newest = india_day(aware(now) - (lower or timedelta(0)))
+    oldest = india_day(aware(now) - upper) if upper is not None else None
+    return oldest, newest

@@ -1,0 +1,1 @@
+"""Reference data kept as rows: departments, places, categories, users; loaded from CSV."""
