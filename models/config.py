@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("CONTROL_ROOM_INSTANCE", ROOT / "instance"))
+# The languages the pages, the messages and the advisories are written in (their translations and
+# templates exist for these only); a user's and an advisory's language is one of them.
+LANGUAGES = {"en": "English", "hi": "हिन्दी"}  # each by its own name
 DEV_SECRET = "dev-only-secret-change-me"
 
 
@@ -60,7 +63,6 @@ class Settings:
     # and the duty doctor are alerted.
     follow_up_miss_limit: int = 3
     advisory_deployment: str = "send-advisory/send-advisory"
-    languages: tuple[str, ...] = field(default=("en", "hi"))
 
     @classmethod
     def from_env(cls) -> Settings:

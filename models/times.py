@@ -22,6 +22,11 @@ def aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def from_india(typed: datetime) -> datetime:
+    """A wall-clock time a person typed (India time, no zone) as an aware UTC datetime."""
+    return typed.replace(tzinfo=INDIA).astimezone(UTC)
+
+
 def db_time(moment: datetime) -> datetime:
     """A moment as the columns store it: UTC without a zone (SQLite keeps none)."""
     return aware(moment).replace(tzinfo=None)

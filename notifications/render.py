@@ -7,8 +7,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from models.config import LANGUAGES
+
 TEMPLATES = Path(__file__).parent / "templates"
-LANGUAGES = ("en", "hi")
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ from models.cases.lifecycle import Action
 from models.cases.tables import Priority
 from models.desk.tables import Call
 from models.reference.tables import User
-from models.times import india_day
+from models.times import day_start, india_day
 from tests.conftest import login
 
 
@@ -23,12 +23,16 @@ from tests.conftest import login
 def today(session: Session, district: dict[str, User]) -> str:
     """Two complaints opened in the last hour (one closed, one waiting on the DM) and a call."""
     now = datetime.now(UTC)
+    # Just after India's midnight "40 minutes ago" is yesterday: the cases open after midnight then
+    # (their later steps may lie minutes ahead; the figures count them all the same).
+    midnight = day_start(india_day(now))
     p = district
     for minutes, category in ((40, 1), (5, 2)):
         intake = Intake(f"t{minutes}", "Ramu", "+919876543210", 1, category, "Needs help", Priority.normal)
-        case = open_case(session, intake, p["operator"], "SRJ", now - timedelta(minutes=minutes))
+        opened = max(now - timedelta(minutes=minutes), midnight + timedelta(minutes=1))
+        case = open_case(session, intake, p["operator"], "SRJ", opened)
         if minutes == 40:
-            at = now - timedelta(minutes=30)
+            at = opened + timedelta(minutes=10)
             decide(session, case, Action.assign, p["dm"], version=0, now=at, officer_id=p["cmho"].id)
             decide(session, case, Action.resolve, p["cmho"], version=1, now=at + timedelta(minutes=12))
             decide(session, case, Action.confirm, p["collector"], version=2, now=at + timedelta(minutes=15))
@@ -83,7 +87,9 @@ def test_it_links_each_figure_to_its_cases(client: FlaskClient, today: str) -> N
     assert any(h.startswith("/cases?block=1&from=") for h in hrefs)
     assert any(h.startswith("/cases?officer=") for h in hrefs)
     assert "/cases?step=dm" in hrefs and "/cases?step=dm&overdue=1" in hrefs
-    assert f"/cases?step=dm&from={today}&to={today}" in hrefs  # open under an hour, waiting on the DM
+    # Open under an hour, waiting on the DM: the India days that hour spans (two just after midnight).
+    hour_ago = india_day(datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    assert f"/cases?step=dm&from={hour_ago}&to={today}" in hrefs
     assert not [h for h in hrefs if h.startswith("http")]  # nothing from the internet
 
 

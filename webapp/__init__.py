@@ -10,7 +10,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import NotFound
 
-from models.config import Settings
+from models.config import LANGUAGES, Settings
 from models.reference.tables import User
 from webapp.db import close_session, get_session
 
@@ -23,9 +23,9 @@ def select_locale() -> str:
     if current_user and current_user.is_authenticated:
         return str(current_user.language)
     chosen = session.get("language")
-    if chosen in ("en", "hi"):
+    if chosen in LANGUAGES:
         return str(chosen)
-    return request.accept_languages.best_match(["en", "hi"]) or "en"
+    return request.accept_languages.best_match(list(LANGUAGES)) or "en"
 
 
 @login_manager.user_loader

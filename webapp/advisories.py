@@ -17,8 +17,10 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from models.advisories.sending import create_advisory, recipient_counts, recipients, tallies
 from models.advisories.tables import Advisory, AdvisoryDelivery
+from models.config import LANGUAGES
 from models.homecare.tables import Patient
-from models.reference.tables import Block, Role, Village
+from models.reference.tables import Role
+from models.reference.villages import by_block
 from notifications.sms import advisory_template_names, advisory_text
 from webapp.auth import roles_required
 from webapp.db import get_session
@@ -30,7 +32,8 @@ SENDERS = (Role.operator, Role.dm, Role.collector, Role.admin)
 TITLE_MAX = 200
 # About seven Hindi SMS parts (70 characters each): longer belongs in a leaflet.
 BODY_MAX = 500
-LANGUAGE_CHOICES = [SelectChoice("hi", "हिन्दी"), SelectChoice("en", "English")]
+# Hindi first: most advisories go to villages in Hindi.
+LANGUAGE_CHOICES = [SelectChoice(code, name) for code, name in reversed(LANGUAGES.items())]
 
 
 class AdvisoryForm(FlaskForm):
@@ -55,7 +58,7 @@ def fill_choices(form: AdvisoryForm) -> None:
     """Villages, each with how many patients in isolation would get the advisory."""
     db = get_session()
     counts = recipient_counts(db)
-    villages = db.scalars(select(Village).join(Village.block).order_by(Block.name, Village.name)).all()
+    villages = by_block(db)
     form.village.choices = [
         SelectChoice(0, _("All villages (%(count)d in isolation)", count=sum(counts.values())))
     ] + [
@@ -130,7 +133,7 @@ def new() -> Any:
 def prefill(form: AdvisoryForm) -> None:
     name = request.args.get("template", "")
     language = request.args.get("language", "hi")
-    form.language.data = language if language in ("en", "hi") else "hi"
+    form.language.data = language if language in LANGUAGES else "hi"
     if name:
         try:
             form.title.data, form.body.data = advisory_text(name, form.language.data)
@@ -140,7 +143,7 @@ def prefill(form: AdvisoryForm) -> None:
 
 
 def render_new(form: AdvisoryForm, status: int, review: bool = False) -> tuple[str, int]:
-    language = form.language.data if form.language.data in ("en", "hi") else "hi"
+    language = form.language.data if form.language.data in LANGUAGES else "hi"
     starting = [(name, advisory_text(name, language)[0]) for name in advisory_template_names()]
     return (
         render_template(

@@ -19,18 +19,18 @@ from models.cases.listing import (
     CaseFilter,
     CasePage,
     FilterError,
-    is_overdue,
     page,
     parse_day,
     parse_id,
     stream,
 )
+from models.cases.sla import overdue
 from models.db import get_sessionmaker
 from models.oversight.audit import record
 from models.oversight.report import daily_report
 from models.oversight.tables import AuditEntry
 from models.reference.tables import Block, Category, Role, User
-from models.times import INDIA
+from models.times import INDIA, db_time
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.labels import PRIORITY_LABELS, STATE_LABELS, clock_label, localized, waited
@@ -223,7 +223,7 @@ def csv_chunks(
                 priorities.get(row.priority, row.priority),
                 row.officer or "",
                 india(row.due_at),
-                "yes" if is_overdue(row.state, row.due_at, now) else "no",
+                "yes" if overdue(row.state, row.due_at, now) else "no",
                 india(row.resolved_at),
                 india(row.closed_at),
                 cell(row.description),
@@ -240,9 +240,7 @@ def india(moment: datetime | None) -> str:
     """A stored UTC time as India time, to the minute (India keeps no summer time: a fixed +05:30)."""
     if moment is None:
         return ""
-    if moment.tzinfo:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return (moment + INDIA_OFFSET).isoformat(" ", "minutes")
+    return (db_time(moment) + INDIA_OFFSET).isoformat(" ", "minutes")
 
 
 def cell(text: str) -> str:

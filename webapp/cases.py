@@ -30,7 +30,8 @@ from models.cases.tables import Case, Priority
 from models.emergency.cases import AdmissionFacts, record_admission
 from models.emergency.tables import Admission
 from models.messages import Delivery, DeliveryStatus
-from models.reference.tables import Block, Category, Role, Village
+from models.reference.tables import Category, Role
+from models.reference.villages import by_block
 from notifications import send_delivery
 from webapp import orchestration
 from webapp.auth import roles_required
@@ -49,6 +50,7 @@ from webapp.forms import (
     ReopenForm,
     ResolveForm,
     SendBackForm,
+    village_choices,
 )
 from webapp.labels import localized
 
@@ -79,10 +81,7 @@ def get_case(number: str) -> Case:
 
 def fill_intake_choices(form: IntakeForm) -> None:
     db = get_session()
-    villages = db.scalars(select(Village).join(Village.block).order_by(Block.name, Village.name)).all()
-    form.village.choices = [SelectChoice(0, "—")] + [
-        SelectChoice(v.id, localized(v), optgroup=localized(v.block)) for v in villages
-    ]
+    form.village.choices = village_choices(by_block(db))
     form.category.choices = [SelectChoice(0, "—")] + [
         SelectChoice(c.id, localized(c)) for c in db.scalars(select(Category).order_by(Category.name))
     ]

@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from models.config import INSTANCE
+from models.config import INSTANCE, LANGUAGES
 from models.db import get_sessionmaker
 from models.migrate import upgrade
 from models.reference.loading import LOADERS, ImportFailed, load_csv
@@ -45,7 +45,7 @@ def register(app: Flask) -> None:
     @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
     @click.option("--name", required=True)
     @click.option("--notify", "notify_urls", multiple=True, help="An Apprise URL (repeatable).")
-    @click.option("--language", type=click.Choice(["en", "hi"]), default="en")
+    @click.option("--language", type=click.Choice(list(LANGUAGES)), default="en")
     @click.option("--department", default="", help="Department code (officers).")
     def create_user(
         username: str, role: str, name: str, notify_urls: tuple[str, ...], language: str, department: str

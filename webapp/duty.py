@@ -15,7 +15,7 @@ from wtforms.validators import InputRequired, ValidationError
 from models.duty.roster import InvalidShift, add_shift, eligible, remove_shift, roster
 from models.duty.tables import Duty
 from models.reference.tables import Role
-from models.times import INDIA
+from models.times import from_india
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.forms import EmptyForm, FlaskForm
@@ -42,7 +42,7 @@ class ShiftForm(FlaskForm):
 
 def india(typed: datetime) -> datetime:
     """A time typed in the form (India time, no zone) in UTC."""
-    return typed.replace(tzinfo=INDIA).astimezone(UTC)
+    return from_india(typed)
 
 
 def shift_form() -> ShiftForm:

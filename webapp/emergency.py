@@ -9,16 +9,14 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
-from wtforms import SelectChoice
 
 from models.emergency.cases import open_emergency
-from models.reference.tables import Block, Role, Village
+from models.reference.tables import Role
+from models.reference.villages import by_block
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.desk import call_for_intake
-from webapp.forms import EmergencyForm
-from webapp.labels import localized
+from webapp.forms import EmergencyForm, village_choices
 
 bp = Blueprint("emergency", __name__)
 
@@ -28,10 +26,7 @@ bp = Blueprint("emergency", __name__)
 def new() -> Any:
     db = get_session()
     form = EmergencyForm()
-    villages = db.scalars(select(Village).join(Village.block).order_by(Block.name, Village.name)).all()
-    form.village.choices = [SelectChoice(0, "—")] + [
-        SelectChoice(v.id, localized(v), optgroup=localized(v.block)) for v in villages
-    ]
+    form.village.choices = village_choices(by_block(db))
     call = call_for_intake(form)  # type: ignore[arg-type]  # an emergency call logged on the desk
     if not form.token.data:
         form.token.data = secrets.token_urlsafe(24)

@@ -1,8 +1,10 @@
-"""Every form of the web app; one-button actions are forms too, so each POST carries a CSRF token."""
+"""The FlaskForm base (WTForms in Hindi too) and the forms several pages share; one-button actions are
+forms too, so each POST carries a CSRF token. A form only one blueprint uses lives in that blueprint."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from flask_babel import get_translations, gettext, ngettext
 from flask_babel import lazy_gettext as _l
@@ -21,9 +23,12 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
+from models.config import LANGUAGES
 from models.normalize import e164
+from models.reference.tables import Village
 from models.reference.villages import AmbiguousVillage, UnknownVillage, resolve_village
 from webapp.db import get_session
+from webapp.labels import localized
 
 TEXT_MAX = 2000
 DESCRIPTION_MAX = 4000
@@ -67,7 +72,7 @@ class EmptyForm(FlaskForm):
 
 class LanguageForm(FlaskForm):
     language = SelectField(
-        _l("Language"), choices=[SelectChoice("en", "English"), SelectChoice("hi", "हिन्दी")]
+        _l("Language"), choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()]
     )
 
 
@@ -224,3 +229,10 @@ class CallForm(FlaskForm):
 
 class ContactImportForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired()])
+
+
+def village_choices(villages: Iterable[Village]) -> list[SelectChoice]:
+    """Villages grouped under their block, after a blank first choice, in the reader's language."""
+    return [SelectChoice(0, "—")] + [
+        SelectChoice(v.id, localized(v), optgroup=localized(v.block)) for v in villages
+    ]

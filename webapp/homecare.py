@@ -46,7 +46,8 @@ from models.homecare.register import (
     write_patients,
 )
 from models.homecare.tables import FollowUp, Patient, PatientStatus, Symptom, VitalThreshold
-from models.reference.tables import Block, Role, Village
+from models.reference.tables import Role
+from models.reference.villages import by_block
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.forms import TEXT_MAX, EmptyForm, FlaskForm
@@ -147,7 +148,7 @@ def register() -> str:
     status = status if status in PATIENT_STATUS else ""
     page = max(request.args.get("page", 1, type=int), 1)
     patients, total = find_patients(db, text, village_id, status or None, page, PER_PAGE)
-    villages = db.scalars(select(Village).join(Village.block).order_by(Block.name, Village.name))
+    villages = by_block(db)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     args = {"q": text, "village": village_id or "", "status": status}
     return render_template(

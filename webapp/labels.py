@@ -8,6 +8,9 @@ from typing import Any
 from flask_babel import format_timedelta, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
+from models.cases.sla import overdue, running_clock
+from models.times import aware
+
 STATE_LABELS = {
     "awaiting_assignment": _l("Waiting for the DM"),
     "assigned": _l("With the officer"),
@@ -84,14 +87,14 @@ ALL = {
 
 def clock_label(case: Any, now: datetime | None = None) -> tuple[str, str]:
     """The case's step clock as (text, css class): time left, or time overdue; empty once final."""
-    if case.due_at is None or case.state not in ("awaiting_assignment", "assigned", "resolved"):
+    running = running_clock(case.state, case.state_since, case.due_at)
+    if running is None:
         return "", ""
-    due = case.due_at if case.due_at.tzinfo else case.due_at.replace(tzinfo=UTC)
-    left = due - (now or datetime.now(UTC))
-    if left < timedelta(0):
+    now = now or datetime.now(UTC)
+    left = running.left(now)
+    if overdue(case.state, case.due_at, now):
         return gettext("%(time)s overdue", time=format_timedelta(-left, threshold=1.1)), "late"
-    since = case.state_since if case.state_since.tzinfo else case.state_since.replace(tzinfo=UTC)
-    soon = left < (due - since) * 0.2
+    soon = running.percent(now) > 80
     return gettext("%(time)s left", time=format_timedelta(left, threshold=1.1)), "soon" if soon else "ok"
 
 
@@ -116,5 +119,4 @@ def event_label(event: Any) -> str:
 
 def waited(case: Any, now: datetime | None = None) -> timedelta:
     """How long the case has been in its current state."""
-    since = case.state_since if case.state_since.tzinfo else case.state_since.replace(tzinfo=UTC)
-    return (now or datetime.now(UTC)) - since
+    return (now or datetime.now(UTC)) - aware(case.state_since)

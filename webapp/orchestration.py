@@ -23,6 +23,7 @@ from models.config import Settings
 from models.db import get_sessionmaker
 from models.messages import Delivery
 from models.outbox import Outbox
+from models.times import aware as as_utc
 
 log = logging.getLogger("control_room.dispatcher")
 BATCH = 50
@@ -107,10 +108,7 @@ def dispatch_once(factory: sessionmaker, settings: Settings) -> int:  # type: ig
                 if row.case_id in cases_seen:
                     continue  # a case's rows go in order: the start before its resumes
                 cases_seen.add(row.case_id)
-            due = (
-                row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=UTC)
-            )
-            if due > now:
+            if row.next_attempt_at > now:
                 continue
             try:
                 if row.kind == "advisory":
@@ -296,9 +294,7 @@ def merge_timeline(
     """Case events, deliveries and Prefect states/tasks in time order."""
 
     def aware(at: datetime | None) -> datetime:
-        if at is None:
-            return datetime.min.replace(tzinfo=UTC)
-        return at if at.tzinfo else at.replace(tzinfo=UTC)
+        return as_utc(at) if at is not None else datetime.min.replace(tzinfo=UTC)
 
     entries: list[dict[str, Any]] = []
     for event in case.events:

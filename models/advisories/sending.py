@@ -9,12 +9,11 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from models.advisories.tables import Advisory, AdvisoryDelivery
+from models.config import LANGUAGES
 from models.homecare.tables import Patient, PatientStatus
 from models.messages import DeliveryStatus
 from models.outbox import Outbox
 from models.reference.tables import User
-
-LANGUAGES = ("en", "hi")
 
 
 def recipients(village_id: int | None) -> Select[tuple[Patient]]:

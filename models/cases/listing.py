@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -191,11 +191,9 @@ def visible(viewer: User) -> ColumnElement[bool]:
     return false()
 
 
-def is_overdue(state: str, due_at: datetime | None, now: datetime) -> bool:
-    """Whether a case waits on a step past its deadline."""
-    if state not in OPEN_STATES or due_at is None:
-        return False
-    return (due_at if due_at.tzinfo else due_at.replace(tzinfo=UTC)) < now
+def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """Cases waiting on a step past its limit (cases/sla.overdue), as SQL: indexed by (state, due_at)."""
+    return and_(Case.state.in_(OPEN_STATES), Case.due_at < now)
 
 
 def conditions(flt: CaseFilter, viewer: User, now: datetime) -> list[ColumnElement[bool]]:
@@ -218,8 +216,7 @@ def conditions(flt: CaseFilter, viewer: User, now: datetime) -> list[ColumnEleme
     if flt.opened_to:
         where.append(Case.created_at < day_start(flt.opened_to + timedelta(days=1)))
     if flt.overdue:
-        # Indexed by (state, due_at); due_at is NULL once a case is final.
-        where.append(and_(Case.state.in_(OPEN_STATES), Case.due_at < now))
+        where.append(overdue_clause(now))
     if flt.text:
         where.append(_matches(flt.text))
     return where

@@ -35,9 +35,6 @@ class Clock:
         """Time left before the limit; negative once overdue."""
         return self.due - aware(now)
 
-    def overdue(self, now: datetime) -> bool:
-        return self.left(now) < timedelta(0)
-
     def percent(self, now: datetime) -> float:
         """Share of the limit used so far, in percent (over 100 when overdue)."""
         return 100 * (aware(now) - self.started) / self.limit if self.limit else float("inf")
@@ -84,3 +81,17 @@ def rungs_reached(running: Clock, rungs: list[Rung], now: datetime) -> list[Rung
     used = running.percent(now)
     mine = [r for r in rungs if (r.step is None or r.step == running.step) and used >= r.percent]
     return sorted(mine, key=lambda r: (r.percent, r.id))
+
+
+def running_clock(state: State | str, state_since: datetime, due_at: datetime | None) -> Clock | None:
+    """The clock of the step a case waits on, from its stored deadline; None once it is final."""
+    step = WAITING_ON.get(State(state))
+    if step is None or due_at is None:
+        return None
+    started = aware(state_since)
+    return Clock(step, started, aware(due_at) - started)
+
+
+def overdue(state: State | str, due_at: datetime | None, now: datetime) -> bool:
+    """Whether a case waits on a step past its limit; the same rule in SQL is cases/listing.overdue_clause."""
+    return State(state) in WAITING_ON and due_at is not None and aware(due_at) < aware(now)

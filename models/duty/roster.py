@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from models.duty.tables import Duty, DutyShift
 from models.reference.tables import Role, User
-from models.times import INDIA, aware
+from models.times import aware, from_india
 
 # Emergencies are assigned to the admission officer as cases, and only officers act on
 # their cases (models/cases/decisions.may_act): so both duties are held by officers.
@@ -28,7 +28,7 @@ def india_time(text: str) -> datetime:
         moment = datetime.strptime(text.strip(), INDIA_FORMAT)
     except ValueError:
         raise InvalidShift(f"'{text.strip()}' is not a time like 2026-12-01 08:00") from None
-    return moment.replace(tzinfo=INDIA).astimezone(UTC)
+    return from_india(moment)
 
 
 def eligible(session: Session) -> list[User]:

@@ -15,10 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.cases.lifecycle import WAITING_ON, State, Step
-from models.cases.sla import Clock, Rung, rungs_reached
+from models.cases.sla import Rung, rungs_reached, running_clock
 from models.cases.tables import Case, CaseEvent
 from models.oversight.tables import Escalation, EscalationRung
-from models.times import aware
 
 
 @dataclass(frozen=True)
@@ -33,15 +32,6 @@ class Due:
 def ladder(session: Session) -> list[Rung]:
     rows = session.scalars(select(EscalationRung).where(EscalationRung.active.is_(True)))
     return [Rung(r.id, Step(r.step) if r.step else None, r.percent, r.audience) for r in rows]
-
-
-def running_clock(case: Case | _Row) -> Clock | None:
-    """The clock of the step the case waits on, from its stored deadline."""
-    step = WAITING_ON.get(State(case.state))
-    if step is None or case.due_at is None:
-        return None
-    started = aware(case.state_since)
-    return Clock(step, started, aware(case.due_at) - started)
 
 
 @dataclass(frozen=True)
@@ -68,7 +58,7 @@ def due_escalations(session: Session, now: datetime) -> list[Due]:
     ]
     candidates: list[Due] = []
     for row in rows:
-        running = running_clock(row)
+        running = running_clock(row.state, row.state_since, row.due_at)
         if running is None:
             continue
         candidates += [Due(row.id, row.decisions, r.id) for r in rungs_reached(running, rungs, now)]

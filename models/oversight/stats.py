@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, 
 from sqlalchemy.orm import Session
 
 from models.cases.lifecycle import WAITING_ON, State, Step
+from models.cases.listing import overdue_clause
 from models.cases.tables import Case
 from models.desk.tables import Call
 from models.times import aware, day_start, db_time, india_day
@@ -127,7 +128,7 @@ class WindowStats:
 
 def cohort_query(window: Window, now: datetime) -> Select[tuple[int, ...]]:
     """Cases opened in window, counted by category, block, officer, state and three flags."""
-    overdue = case((and_(Case.state.in_(OPEN), Case.due_at < db_time(now)), 1), else_=0)
+    overdue = case((overdue_clause(now), 1), else_=0)
     resolved = case((Case.resolved_at.is_not(None), 1), else_=0)
     within = case((Case.resolved_at <= Case.resolve_by, 1), else_=0)
     # Grouped in an outer query: PostgreSQL will not match a GROUP BY expression holding a

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.cases.lifecycle import Step
+from models.config import LANGUAGES
 from models.duty.roster import check_shift, india_time
 from models.duty.tables import DutyShift
 from models.oversight.tables import Audience, EscalationRung
@@ -140,7 +141,7 @@ def _officer(session: Session, row: dict[str, str]) -> str | None:
     if dept is None:
         raise ValueError(f"unknown department '{row['department'].strip()}'")
     language = (row.get("language") or "en").strip() or "en"
-    if language not in ("en", "hi"):
+    if language not in LANGUAGES:
         raise ValueError("'language' must be en or hi")
     values = dict(
         name=row["name"].strip(),

@@ -34,6 +34,12 @@ class AmbiguousVillage(ValueError):
 BLOCK_SUFFIX = re.compile(r"^(?P<village>.+?)\s*\((?P<block>[^()]+)\)\s*$")
 
 
+def by_block(session: Session) -> list[Village]:
+    """Every village with its block loaded, block by block and by name: what a village choice lists."""
+    query = select(Village).join(Village.block).options(contains_eager(Village.block))
+    return list(session.scalars(query.order_by(Block.name, Village.name)))
+
+
 def find_villages(session: Session, text: str, limit: int = 20) -> list[Village]:
     """Villages whose English or Hindi name starts with text, by name."""
     query = villages_starting(text)
