@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime
+
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.cases import decisions
+from models.cases.decisions import StaleDecision
+from models.cases.lifecycle import Action
 from models.cases.tables import Case
+from models.config import Settings
+from models.db import get_sessionmaker
 from models.outbox import Outbox
 from models.reference.tables import User
 from tests.conftest import csrf_token, decide, decision_data, login, open_case
@@ -135,6 +143,79 @@ def test_it_has_one_effect_when_submitted_twice(
     case = get_case(session, number)
     assert [e.kind for e in case.events] == ["opened", "assign"]
     assert len(session.scalars(select(Outbox).where(Outbox.kind == "resume")).all()) == 1
+
+
+def test_it_lets_one_of_two_racing_decisions_win(
+    settings: Settings, session: Session, district: dict[str, User], number: str
+) -> None:
+    """Two DMs load the case at the same version, then decide at once, each in its own
+    session and thread. Both pass the version check in Python (each read version 0), so
+    only the conditional UPDATE in the database stops the second."""
+    factory = get_sessionmaker(settings.database_url)
+    loaded = threading.Barrier(2, timeout=30)
+    outcomes: dict[str, str] = {}
+
+    def dm_decides(action: Action, text: str = "", officer_id: int | None = None) -> None:
+        try:
+            with factory() as db:
+                case = db.scalar(select(Case).where(Case.number == number))
+                dm = db.scalar(select(User).where(User.username == "dm"))
+                assert case is not None and dm is not None and case.decisions == 0
+                loaded.wait()
+                try:
+                    now = datetime.now(UTC)
+                    decisions.decide(
+                        db, case, action, dm, version=0, now=now, text=text, officer_id=officer_id
+                    )
+                    db.commit()
+                    outcomes[action] = "won"
+                except StaleDecision:
+                    db.rollback()
+                    outcomes[action] = "stale"
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertions below
+            outcomes[action] = repr(exc)
+
+    threads = [
+        threading.Thread(target=dm_decides, args=(Action.assign, "", district["cmho"].id)),
+        threading.Thread(target=dm_decides, args=(Action.reject, "Duplicate")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes.values()) == ["stale", "won"], outcomes
+    [winner] = [action for action, outcome in outcomes.items() if outcome == "won"]
+    case = get_case(session, number)
+    assert [e.kind for e in case.events] == ["opened", winner]
+    assert (case.state, case.decisions) == ("assigned" if winner == Action.assign else "rejected", 1)
+    resumes = session.scalars(select(Outbox).where(Outbox.kind == "resume")).all()
+    assert [o.payload["action"] for o in resumes] == [winner]
+
+
+def test_it_refuses_a_decision_read_before_the_case_left_its_state_and_came_back(
+    settings: Settings, session: Session, district: dict[str, User], number: str
+) -> None:
+    """The DM's request read the case; before it writes, the case is assigned and sent back.
+    The case is in the state that request read, so only the version in the UPDATE's WHERE
+    tells that the decision is stale."""
+    with get_sessionmaker(settings.database_url)() as slow:
+        stale_case = slow.scalar(select(Case).where(Case.number == number))
+        slow_dm = slow.scalar(select(User).where(User.username == "dm"))
+        assert stale_case is not None and slow_dm is not None
+        case, now = get_case(session, number), datetime.now(UTC)
+        decisions.decide(
+            session, case, Action.assign, district["dm"], version=0, now=now, officer_id=district["cmho"].id
+        )
+        session.commit()
+        decisions.decide(
+            session, case, Action.send_back, district["cmho"], version=1, now=now, text="Not health"
+        )
+        session.commit()
+        with pytest.raises(StaleDecision):
+            decisions.decide(slow, stale_case, Action.reject, slow_dm, version=0, now=now, text="Duplicate")
+    case = get_case(session, number)
+    assert (case.state, case.decisions) == ("awaiting_assignment", 2)
+    assert [e.kind for e in case.events] == ["opened", "assign", "send_back"]
 
 
 def test_it_tells_a_stale_form_apart(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,17 +12,16 @@ from apprise.decorators import notify
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from flows.escalation import notify_escalation, record_escalations
 from models.cases.decisions import Intake, decide, open_case
 from models.cases.lifecycle import Action, State
 from models.cases.sla import Limits, clock, rungs_reached, step_limit
 from models.cases.tables import Case, CaseEvent, Priority
 from models.config import Settings
-from models.db import get_sessionmaker
 from models.messages import Delivery
 from models.oversight.escalation import due_escalations, escalate, unnotified
 from models.oversight.tables import Escalation, EscalationRung
 from models.reference.tables import User
-from notifications import deliver_event
 from notifications.mailsink import body_text, read_messages, start
 from tests.conftest import unique
 from tests.helpers import free_port, mail_url
@@ -65,10 +65,24 @@ def make_case(session: Session, by: User, now: datetime = T0, **overrides: Any) 
     return case
 
 
-def sweep(session: Session, now: datetime) -> list[Escalation]:
-    made = [e for due in due_escalations(session, now) if (e := escalate(session, due, now))]
-    session.commit()
-    return made
+Sweep = Callable[[datetime], list[Escalation]]
+
+
+@pytest.fixture
+def sweep(settings: Settings, session: Session, monkeypatch: pytest.MonkeyPatch) -> Sweep:
+    """The sweep's recording step, flows/escalation.record_escalations, on the test's clock.
+
+    Its body (`.fn`) runs without the Prefect server and reads the settings from the
+    environment, as in a deployed run.
+    """
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+
+    def run(now: datetime) -> list[Escalation]:
+        made = record_escalations.fn(now)
+        session.expire_all()
+        return [session.get_one(Escalation, escalation_id) for escalation_id in made]
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -106,15 +120,15 @@ def test_it_reaches_rungs_by_share_of_the_limit(minutes: int, percents: list[int
 
 
 def test_it_escalates_each_rung_once_however_many_sweeps(
-    session: Session, district: dict[str, User], ladder: list[EscalationRung]
+    session: Session, district: dict[str, User], ladder: list[EscalationRung], sweep: Sweep
 ) -> None:
     case = make_case(session, district["operator"])
-    assert sweep(session, T0 + timedelta(minutes=11)) == []
-    assert [e.rung.percent for e in sweep(session, T0 + timedelta(minutes=13))] == [80]
+    assert sweep(T0 + timedelta(minutes=11)) == []
+    assert [e.rung.percent for e in sweep(T0 + timedelta(minutes=13))] == [80]
     for _ in range(3):
-        assert sweep(session, T0 + timedelta(minutes=13)) == []
-    assert [e.rung.percent for e in sweep(session, T0 + timedelta(minutes=31))] == [100, 200]
-    assert sweep(session, T0 + timedelta(hours=5)) == []
+        assert sweep(T0 + timedelta(minutes=13)) == []
+    assert [e.rung.percent for e in sweep(T0 + timedelta(minutes=31))] == [100, 200]
+    assert sweep(T0 + timedelta(hours=5)) == []
     events = session.scalars(
         select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "escalation")
     )
@@ -122,10 +136,10 @@ def test_it_escalates_each_rung_once_however_many_sweeps(
 
 
 def test_it_stops_the_ladder_when_the_case_moves_on(
-    session: Session, district: dict[str, User], ladder: list[EscalationRung]
+    session: Session, district: dict[str, User], ladder: list[EscalationRung], sweep: Sweep
 ) -> None:
     case = make_case(session, district["operator"])
-    sweep(session, T0 + timedelta(minutes=13))
+    sweep(T0 + timedelta(minutes=13))
     due_before = due_escalations(session, T0 + timedelta(minutes=16))
     assert [d.rung_id for d in due_before] == [ladder[1].id]
     decide(
@@ -135,18 +149,18 @@ def test_it_stops_the_ladder_when_the_case_moves_on(
     session.commit()
     # The sweep that saw the DM step due acts after the assignment: nothing happens.
     assert escalate(session, due_before[0], T0 + timedelta(minutes=16)) is None
-    assert sweep(session, T0 + timedelta(minutes=16)) == []
+    assert sweep(T0 + timedelta(minutes=16)) == []
     # The officer's step has its own ladder, from the assignment: 80 % of 3 h.
-    assert sweep(session, T0 + timedelta(minutes=14 + 143)) == []
-    made = sweep(session, T0 + timedelta(minutes=14 + 145))
+    assert sweep(T0 + timedelta(minutes=14 + 143)) == []
+    made = sweep(T0 + timedelta(minutes=14 + 145))
     assert [(e.rung.percent, e.decisions) for e in made] == [(80, 1)]
 
 
 def test_it_sends_escalations_to_their_audience_once(
-    settings: Settings,
     session: Session,
     district: dict[str, User],
     ladder: list[EscalationRung],
+    sweep: Sweep,
     tmp_path: Path,
 ) -> None:
     CAPTURED.clear()
@@ -163,16 +177,14 @@ def test_it_sends_escalations_to_their_audience_once(
             session, case, Action.assign, district["dm"], version=0, now=T0, officer_id=district["cmho"].id
         )
         session.commit()
-        made = sweep(session, T0 + timedelta(hours=7))  # over twice the officer's 3 h
+        made = sweep(T0 + timedelta(hours=7))  # over twice the officer's 3 h
         assert [(e.rung.percent, e.audience) for e in made] == [
             (80, "assignee"),
             (100, "dm"),
             (200, "collector"),
         ]
-        factory = get_sessionmaker(settings.database_url)
-        for _ in range(2):  # a retried sweep sends nothing twice
-            for escalation in made:
-                deliver_event(factory, case.id, escalation.event_id, settings)
+        counts = [[notify_escalation.fn(e.id) for e in made] for _ in range(2)]
+        assert counts == [[1, 1, 2], [0, 0, 0]]  # a retried sweep sends nothing twice
         assert [c["to"] for c in CAPTURED] == ["cmho", "dm", "collector"]
         assert "अनुस्मारक" in CAPTURED[0]["title"] and case.number in CAPTURED[0]["title"]
         assert "Overdue" in CAPTURED[1]["title"] and "action by the officer" in CAPTURED[1]["title"]
@@ -180,18 +192,18 @@ def test_it_sends_escalations_to_their_audience_once(
         assert len(mails) == 1 and "ऑक्सीजन बिस्तर चाहिए" in body_text(mails[0])
         sent = session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "sent"))
         assert sent == 4
-        assert len(unnotified(session)) == 3  # the sweep marks them notified, not deliver_event
+        assert unnotified(session) == []
     finally:
         controller.stop()
 
 
 def test_it_offers_a_case_page_with_its_clock(
-    client, session: Session, district: dict[str, User], ladder: list[EscalationRung]
+    client, session: Session, district: dict[str, User], ladder: list[EscalationRung], sweep: Sweep
 ) -> None:  # type: ignore[no-untyped-def]
     from tests.conftest import login
 
     case = make_case(session, district["operator"], now=datetime.now(UTC) - timedelta(minutes=45))
-    sweep(session, datetime.now(UTC))
+    sweep(datetime.now(UTC))
     login(client, "dm")
     page = client.get(f"/cases/{case.number}").get_data(as_text=True)
     assert "overdue" in page

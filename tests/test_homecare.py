@@ -38,7 +38,7 @@ from models.homecare.register import (
 from models.homecare.tables import AlertDelivery, FollowUp, FollowUpAlert, Patient, PatientStatus, Reading
 from models.reference.loading import ImportFailed
 from models.reference.tables import User, Village
-from notifications.delivery import DeliveryFailed
+from notifications import DeliveryFailed
 from notifications.miss_alerts import deliver_alert, unsent_alerts
 
 DAY = date(2027, 3, 10)  # far from the demo patients' dates, which follow today's
@@ -78,6 +78,17 @@ def first_call(session: Session, patient: Patient, slot: str = "09:00") -> Follo
     call = session.scalar(select(FollowUp).where(FollowUp.patient_id == patient.id, FollowUp.slot == slot))
     assert call is not None
     return call
+
+
+def alerted_patient(session: Session, district: dict[str, User]) -> Patient:
+    """A patient whose misses reach people: a demo Mitanin by SMS, the duty doctor (the BMO) on a capture."""
+    village = session.scalar(select(Village).where(Village.name == "Bishrampur"))
+    assert village is not None
+    patient = make_patient(session, village_id=village.id)
+    patient.mitanin_id = session.scalar(select(Patient.mitanin_id).where(Patient.health_id == "DEMO-1"))
+    district["bmo"].notify_urls = "alertcap://doctor"  # the demo duty doctor, reading Hindi
+    session.commit()
+    return patient
 
 
 # ---- the register from CSV
@@ -307,8 +318,14 @@ def test_it_tries_an_unreachable_patient_again_later_the_same_day(
     assert call.patient.misses_in_row == 2
 
 
-def test_it_reaches_the_miss_limit_once(session: Session, district: dict[str, User]) -> None:
-    patient = make_patient(session)
+def test_it_alerts_at_the_miss_limit_once_and_again_after_a_new_run_of_misses(
+    settings: Settings, session: Session, district: dict[str, User]
+) -> None:
+    SENT.clear()
+    FAILING.clear()
+    settings = dataclasses.replace(settings, sms_url="alertcap://sms{phone}")
+    factory = get_sessionmaker(settings.database_url)
+    patient = alerted_patient(session, district)
     call = first_call(session, patient)
     reached = []
     for minutes in (0, 60, 120, 180):
@@ -317,17 +334,44 @@ def test_it_reaches_the_miss_limit_once(session: Session, district: dict[str, Us
         )
         session.commit()
     assert reached == [False, False, True, False]
-    alerts = session.scalars(select(FollowUpAlert)).all()
-    assert [(a.patient_id, a.follow_up_id, a.attempt, a.misses) for a in alerts] == [
-        (patient.id, call.id, 3, 3)
-    ]
+    [first] = unsent_alerts(session)
+    assert deliver_alert(factory, first, settings, MORNING + timedelta(hours=4)) == 2
+    assert [m["to"] for m in SENT] == ["sms%2B919425100001", "doctor"]
     # An answered call starts the count again; a new run of misses alerts again.
     evening = first_call(session, patient, "16:00")
+    session.expire_all()  # recorded in a request of its own, which reads the patient's 4 misses
     record_reading(
         session, evening, Vitals(spo2=97), district["operator"], MORNING + timedelta(hours=7), "SRJ"
     )
     session.commit()
+    session.refresh(patient)
     assert patient.misses_in_row == 0
+    next_day = DAY + timedelta(days=1)
+    next_morning = slot_due_at(next_day, "09:00")
+    make_day_list(session, next_day, "09:00", next_morning)
+    session.commit()
+    tomorrow = session.scalar(
+        select(FollowUp).where(FollowUp.patient_id == patient.id, FollowUp.day == next_day)
+    )
+    assert tomorrow is not None
+    reached = []
+    for minutes in (0, 60, 120):
+        reached.append(
+            record_unreachable(
+                session, tomorrow, district["operator"], next_morning + timedelta(minutes=minutes), 3
+            )
+        )
+        session.commit()
+    assert reached == [False, False, True]
+    [second] = unsent_alerts(session)
+    assert second != first
+    assert deliver_alert(factory, second, settings, next_morning + timedelta(hours=3)) == 2
+    assert [m["to"] for m in SENT] == ["sms%2B919425100001", "doctor"] * 2
+    alerts = session.scalars(select(FollowUpAlert).order_by(FollowUpAlert.id)).all()
+    assert [(a.patient_id, a.follow_up_id, a.attempt, a.misses) for a in alerts] == [
+        (patient.id, call.id, 3, 3),
+        (patient.id, tomorrow.id, 3, 3),
+    ]
 
 
 def test_it_ends_follow_ups_on_admission(session: Session, district: dict[str, User]) -> None:
@@ -348,12 +392,7 @@ def test_it_sends_a_miss_alert_to_the_mitanin_and_the_duty_doctor_once(
     SENT.clear()
     FAILING.clear()
     settings = dataclasses.replace(settings, sms_url="alertcap://sms{phone}")
-    village = session.scalar(select(Village).where(Village.name == "Bishrampur"))
-    assert village is not None
-    patient = make_patient(session, village_id=village.id)
-    patient.mitanin_id = session.scalar(select(Patient.mitanin_id).where(Patient.health_id == "DEMO-1"))
-    district["bmo"].notify_urls = "alertcap://doctor"  # the demo duty doctor, reading Hindi
-    session.commit()
+    patient = alerted_patient(session, district)
     call = first_call(session, patient)
     for minutes in (0, 60, 120):
         record_unreachable(session, call, district["operator"], MORNING + timedelta(minutes=minutes), 3)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from apprise.decorators import notify
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -97,16 +98,26 @@ def test_it_records_a_failure_and_sends_once_on_retry(
     } == {("sent", 2)}
 
 
-def test_it_shows_deliveries_on_the_case_page(
-    client, settings: Settings, session: Session, opened: tuple[int, int]
-) -> None:  # type: ignore[no-untyped-def]
+def test_it_shows_deliveries_on_the_case_page_with_secrets_masked(
+    client: FlaskClient,
+    settings: Settings,
+    session: Session,
+    district: dict[str, User],
+    smtp_port: int,
+    opened: tuple[int, int],
+) -> None:
+    secret = "s3cret-smtp-pass"
+    district["dm"].notify_urls = mail_url(smtp_port, "dm@test.local").replace("://", f"://dm:{secret}@")
+    session.commit()
     factory = get_sessionmaker(settings.database_url)
     with pytest.raises(DeliveryFailed):
-        deliver_event(factory, *opened, settings)
+        deliver_event(factory, *opened, settings)  # nothing listens on the SMTP port
     number = session.get_one(Case, opened[0]).number
     client.delete_cookie("session")
     login(client, "collector")
     page = client.get(f"/cases/{number}").get_data(as_text=True)
     assert "Failed" in page and "Send again" in page
-    assert "dm%40test.local" not in page or "mailto://127.0.0.1" in page  # masked URL shown, not secrets
+    assert f"mailto://dm:****@127.0.0.1:{smtp_port}/dm@test.local" in page  # the channel, masked
+    assert f"mailto://127.0.0.1:{smtp_port}/bmo@test.local" in page
+    assert secret not in page
     assert session.get_one(CaseEvent, opened[1]).kind == "opened"

@@ -67,6 +67,15 @@ def password(stack: Stack) -> str:
     return (stack.instance / "demo-password.txt").read_text().strip()
 
 
+@pytest.fixture(scope="session")
+def cmho_id(stack: Stack) -> str:
+    """The demo district's CMHO as the assign form names an officer: by user id, looked up by username."""
+    with get_sessionmaker(stack.database_url)() as session:
+        user_id = session.scalar(select(User.id).where(User.username == "cmho"))
+    assert user_id is not None
+    return str(user_id)
+
+
 @pytest.fixture
 def users(stack: Stack, password: str) -> Iterator[dict[str, WebUser]]:
     made = {name: WebUser(stack.web_url, name, password) for name in ("operator", "dm", "cmho", "collector")}

@@ -29,15 +29,14 @@ def wait_for_mails(stack: Stack, number: str, count: int, timeout: float = 180) 
 
 
 def test_it_carries_a_complaint_to_closure(
-    stack: Stack, users: dict[str, WebUser], http_sink: HttpSink
+    stack: Stack, users: dict[str, WebUser], http_sink: HttpSink, cmho_id: str
 ) -> None:
     number = users["operator"].open_case(description="ऑक्सीजन बिस्तर चाहिए")
     wait_for_mails(stack, number, 1)
-    cmho = "5"  # the demo district's CMHO
     steps = [
-        ("dm", "assign", {"officer": cmho, "text": "तुरंत देखें"}),
+        ("dm", "assign", {"officer": cmho_id, "text": "तुरंत देखें"}),
         ("cmho", "send_back", {"text": "Needs the BMO"}),
-        ("dm", "assign", {"officer": cmho, "text": "Please handle"}),
+        ("dm", "assign", {"officer": cmho_id, "text": "Please handle"}),
         ("cmho", "resolve", {"text": "Bed 12 at the district hospital"}),
         ("collector", "reopen", {"text": "Caller says no bed yet"}),
         ("cmho", "resolve", {"text": "Admitted, bed 14"}),
@@ -139,7 +138,9 @@ def test_it_retries_a_failed_mail_once(stack: Stack, users: dict[str, WebUser]) 
     assert len(mails_about(stack.instance / "mail", number)) == 1
 
 
-def test_it_keeps_complaints_while_the_worker_is_down(stack: Stack, users: dict[str, WebUser]) -> None:
+def test_it_keeps_complaints_while_the_worker_is_down(
+    stack: Stack, users: dict[str, WebUser], cmho_id: str
+) -> None:
     prefect = PrefectApi(stack.api_url)
     stack.stop("worker")
     try:
@@ -150,12 +151,14 @@ def test_it_keeps_complaints_while_the_worker_is_down(stack: Stack, users: dict[
     finally:
         stack.start_worker()
     wait_for_mails(stack, number, 1)
-    users["dm"].decide(number, "assign", officer="5")
+    users["dm"].decide(number, "assign", officer=cmho_id)
     wait_for_mails(stack, number, 2)
     assert len(prefect.runs_named(number)) == 1
 
 
-def test_it_recovers_a_run_whose_worker_died_mid_step(stack: Stack, users: dict[str, WebUser]) -> None:
+def test_it_recovers_a_run_whose_worker_died_mid_step(
+    stack: Stack, users: dict[str, WebUser], cmho_id: str
+) -> None:
     prefect = PrefectApi(stack.api_url)
     stack.stop("mailsink")  # the run's notify task now sits in its retries: the run is mid-step
     number = users["operator"].open_case(caller_name="Worker crash")
@@ -179,7 +182,7 @@ def test_it_recovers_a_run_whose_worker_died_mid_step(stack: Stack, users: dict[
     states = prefect.states(run["id"])
     crashed = states.index("Crashed")
     assert "Scheduled" in states[crashed:], states
-    users["dm"].decide(number, "assign", officer="5")
+    users["dm"].decide(number, "assign", officer=cmho_id)
     mails = wait_for_mails(stack, number, 2)
     assert [to for to, _ in mails] == ["dm@demo.local", "cmho@demo.local"]
     run = wait_until(
@@ -188,7 +191,9 @@ def test_it_recovers_a_run_whose_worker_died_mid_step(stack: Stack, users: dict[
     assert set(run["empirical_policy"]["pause_keys"]) == {"decision-0", "decision-1"}
 
 
-def test_it_puts_back_a_waiting_run_marked_crashed(stack: Stack, users: dict[str, WebUser]) -> None:
+def test_it_puts_back_a_waiting_run_marked_crashed(
+    stack: Stack, users: dict[str, WebUser], cmho_id: str
+) -> None:
     """Prefect's zombie automation can mark a run that has just suspended Crashed, when its
     start-up heartbeat reaches a busy server after its suspension (seen in the burst bench).
     Rescheduled, the run would find its suspension fired and no decision stored; the
@@ -208,7 +213,7 @@ def test_it_puts_back_a_waiting_run_marked_crashed(stack: Stack, users: dict[str
         timeout=60,
         what="the suspension put back",
     )
-    users["dm"].decide(number, "assign", officer="5")
+    users["dm"].decide(number, "assign", officer=cmho_id)
     mails = wait_for_mails(stack, number, 2)
     assert [to for to, _ in mails] == ["dm@demo.local", "cmho@demo.local"]
     run = wait_until(

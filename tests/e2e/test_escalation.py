@@ -28,7 +28,7 @@ def escalations(stack: Stack, number: str) -> list[str]:
 
 
 def test_it_escalates_once_per_rung_on_a_controlled_clock(
-    stack: Stack, users: dict[str, WebUser], http_sink: HttpSink
+    stack: Stack, users: dict[str, WebUser], http_sink: HttpSink, cmho_id: str
 ) -> None:
     number = users["operator"].open_case(caller_name="Ladder", description="बिस्तर नहीं मिला")
     maildir = stack.instance / "mail"
@@ -60,18 +60,18 @@ def test_it_escalates_once_per_rung_on_a_controlled_clock(
     assert len(mails_about(maildir, number)) == 4
 
     # The DM assigns: the DM step's ladder stops; the officer's clock starts now.
-    users["dm"].decide(number, "assign", officer="5", text="")
+    users["dm"].decide(number, "assign", officer=cmho_id, text="")
     wait_until(lambda: len(mails_about(maildir, number)) >= 5, timeout=180, what="the officer's mail")
     assert prefect.run_deployment(SWEEP, {"now": later})["state_type"] == "COMPLETED"
     assert len(escalations(stack, number)) == 3
 
 
-def test_it_reopens_a_closed_case_in_a_new_run(stack: Stack, users: dict[str, WebUser]) -> None:
+def test_it_reopens_a_closed_case_in_a_new_run(stack: Stack, users: dict[str, WebUser], cmho_id: str) -> None:
     """A caller's new complaint about a closed case: the operator reopens it, its next run carries it on."""
     maildir = stack.instance / "mail"
     number = users["operator"].open_case(caller_name="Reopen", description="बिस्तर चाहिए")
     for who, action, fields in [
-        ("dm", "assign", {"officer": "5", "text": ""}),
+        ("dm", "assign", {"officer": cmho_id, "text": ""}),
         ("cmho", "resolve", {"text": "Bed 3"}),
         ("collector", "confirm", {"text": ""}),
     ]:
@@ -91,7 +91,7 @@ def test_it_reopens_a_closed_case_in_a_new_run(stack: Stack, users: dict[str, We
     assert reopened
     runs = prefect.runs_named(number)
     assert sorted(r["state_type"] for r in runs) == ["COMPLETED", "PAUSED"]
-    users["dm"].decide(number, "assign", officer="5", text="फिर देखें")
+    users["dm"].decide(number, "assign", officer=cmho_id, text="फिर देखें")
     wait_until(
         lambda: sum(1 for to, _ in mails_about(maildir, number) if to == "cmho@demo.local") >= 2,
         timeout=180,
