@@ -6,13 +6,11 @@ from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.task_runners import ThreadPoolTaskRunner
-from sqlalchemy import update
 
 from models.advisories.sending import plan_advisory
-from models.advisories.tables import Advisory
 from models.config import Settings
 from models.db import get_sessionmaker
-from notifications.sms import send_advisory_delivery
+from notifications.sms import send_advisory_delivery, settle
 
 # Messages in flight at once: enough to get through a district's list in minutes,
 # few enough not to trip an SMS gateway's rate limit.
@@ -41,13 +39,9 @@ def send_message(delivery_id: int) -> int:
 
 @task
 def mark_sent(advisory_id: int) -> None:
-    """Record when every message was attempted."""
+    """The advisory's sent_at, if every message is sent or given up (an advisory to nobody, too)."""
     with get_sessionmaker(Settings.from_env().database_url).begin() as session:
-        session.execute(
-            update(Advisory)
-            .where(Advisory.id == advisory_id, Advisory.sent_at.is_(None))
-            .values(sent_at=datetime.now(UTC))
-        )
+        settle(session, advisory_id, datetime.now(UTC))
 
 
 @flow(
@@ -62,7 +56,8 @@ def send_advisory(advisory_id: int) -> dict[str, int]:
     1. plan_recipients: a delivery row for each patient, written before anything is sent.
     2. send_message: each row, in parallel, with retries; one bad phone fails its own task
        and is shown on the advisory's page, not the whole run.
-    3. mark_sent: the advisory's sent_at.
+    3. mark_sent: the advisory's sent_at, once every message is sent or given up; a message
+       still failing is the send-retries flow's (flows/retries.py), and its last one sets it.
     """
     logger = get_run_logger()
     ids = plan_recipients(advisory_id)

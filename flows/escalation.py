@@ -9,9 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from models.config import Settings
 from models.db import get_sessionmaker
-from models.oversight.escalation import Due, due_escalations, escalate, unnotified
-from models.oversight.tables import Escalation
-from notifications import deliver_event
+from models.oversight.escalation import Due, due_escalations, escalate
+from notifications.delivery import deliver_escalation
 
 
 @task
@@ -41,16 +40,7 @@ def _escalate_one(factory, item: Due, now: datetime) -> list[int]:  # type: igno
 def notify_escalation(escalation_id: int) -> int:
     """Send an escalation's messages (delivery rows keep any of them from going twice)."""
     settings = Settings.from_env()
-    factory = get_sessionmaker(settings.database_url)
-    with factory.begin() as session:
-        escalation = session.get_one(Escalation, escalation_id)
-        if escalation.notified_at is not None:
-            return 0
-        case_id, event_id = escalation.case_id, escalation.event_id
-    sent = deliver_event(factory, case_id, event_id, settings)
-    with factory.begin() as session:
-        session.get_one(Escalation, escalation_id).notified_at = datetime.now(UTC)
-    return sent
+    return deliver_escalation(get_sessionmaker(settings.database_url), escalation_id, settings)
 
 
 @flow(name="escalation-sweep", log_prints=True)
@@ -59,22 +49,21 @@ def escalation_sweep(now: datetime | None = None) -> dict[str, int]:
 
     1. record_escalations: each rung a case has reached at its current step becomes a
        case event, once (models/oversight/escalation.py).
-    2. notify_escalation: each escalation not yet notified, this sweep's and any an
-       earlier sweep failed to send, goes to its audience.
+    2. notify_escalation: each escalation this sweep recorded goes to its audience. A message
+       that still fails, or one an earlier sweep never planned, is the send-retries flow's
+       (flows/retries.py), at its due time.
 
     `now` defaults to the current time; tests pass it to control the clock.
     """
     logger = get_run_logger()
     moment = now or datetime.now(UTC)
     made = record_escalations(moment)
-    with get_sessionmaker(Settings.from_env().database_url).begin() as session:
-        waiting = unnotified(session)
     failed = 0
-    for escalation_id in waiting:
+    for escalation_id in made:
         state = notify_escalation(escalation_id, return_state=True)
         if not state.is_completed():
-            # Left for the next sweep; the case page shows the failed deliveries.
+            # Left to the send-retries flow; the case page shows the failed deliveries.
             failed += 1
             logger.warning("escalation %s: notifications failed: %s", escalation_id, state.message)
-    logger.info("%s escalations recorded, %s notified, %s failed", len(made), len(waiting) - failed, failed)
-    return {"recorded": len(made), "notified": len(waiting) - failed, "failed": failed}
+    logger.info("%s escalations recorded, %s notified, %s failed", len(made), len(made) - failed, failed)
+    return {"recorded": len(made), "notified": len(made) - failed, "failed": failed}

@@ -45,8 +45,9 @@ def follow_up_list(
     1. discharge_patients: isolation over (planned end before today, India time): discharged.
     2. make_list: one call per patient in isolation for `slot` ("HH:MM", India time) today,
        due at that time; a second run for the same slot adds nothing.
-    3. send_miss_alert: each alert recorded when a patient's misses in a row reached the limit,
-       this run's or one an earlier run failed to send.
+    3. send_miss_alert: each alert recorded when a patient's misses in a row reached the limit
+       and not sent yet (unsent_alerts: the longest waiting first, at most 100 a run). A message
+       that fails is the send-retries flow's (flows/retries.py), at its due time.
 
     `slot` defaults to the time of `now`; `now` defaults to the current time. Tests pass both.
     With `list_calls` false (the frequent schedule) the run skips step 2: alerts go out within
@@ -64,7 +65,7 @@ def follow_up_list(
     for alert_id in waiting:
         state = send_miss_alert(alert_id, moment, return_state=True)
         if not state.is_completed():
-            failed += 1  # left for the next run
+            failed += 1  # left to send-retries, or (nobody to tell yet) to the next run
             logger.warning("miss alert %s not sent: %s", alert_id, state.message)
     logger.info("%s %s: %s calls listed, %s discharged", today, slot, added, discharged)
     return {"listed": added, "discharged": discharged, "alerted": len(waiting) - failed, "failed": failed}

@@ -63,6 +63,8 @@ class Settings:
     # and the duty doctor are alerted.
     follow_up_miss_limit: int = 3
     advisory_deployment: str = "send-advisory/send-advisory"
+    # The message retries (flows/retries.py): a person's Send again starts a run at once.
+    retries_deployment: str = "send-retries/send-retries"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -86,6 +88,7 @@ class Settings:
             sms_url=env("SMS_URL", defaults.sms_url),
             follow_up_miss_limit=int(env_float("FOLLOW_UP_MISS_LIMIT", defaults.follow_up_miss_limit)),
             advisory_deployment=env("CONTROL_ROOM_ADVISORY_DEPLOYMENT", defaults.advisory_deployment),
+            retries_deployment=env("CONTROL_ROOM_RETRIES_DEPLOYMENT", defaults.retries_deployment),
         )
         settings.check()
         return settings

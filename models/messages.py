@@ -1,29 +1,49 @@
-"""Message rows: one per notification to one channel of one user about one case event."""
+"""Message rows: every notification is a row before it is sent, claimed by one sender at a time.
+
+A row is pending, then claimed (`sending`, with a lease), then sent or failed. A failed row waits
+for its next attempt (`next_attempt_at`) until its attempts run out; then it stays failed, in
+view, with `next_attempt_at` empty. Case hand-offs and escalations (`deliveries`), miss alerts
+(`follow_up_alert_deliveries`) and advisories (`advisory_deliveries`) share these columns and the
+operations below; notifications/sending.py does the sending.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.cases.tables import CaseEvent
 from models.db import Base
 from models.reference.tables import User
 from models.times import utcnow
 
-if TYPE_CHECKING:
-    pass
+MAX_ATTEMPTS = 5  # a row still failing after this many sends is given up (and shown failed)
+LEASE = timedelta(minutes=2)  # a sender that claimed a row and died frees it after this long
+BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
+
 
 class DeliveryStatus(StrEnum):
-    pending = "pending"
+    pending = "pending"  # not sent yet: waits for next_attempt_at
+    sending = "sending"  # claimed by one sender until claimed_until
     sent = "sent"
-    failed = "failed"
+    failed = "failed"  # the last attempt failed: retried at next_attempt_at, or given up when that is empty
 
 
-class Delivery(Base):
+class MessageRow:
+    """The columns every message row has: its status, attempts and the claim of its sender."""
+
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.pending)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column()
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow, index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column()
+
+
+class Delivery(MessageRow, Base):
     """One message to one channel of one user about one case event."""
 
     __tablename__ = "deliveries"
@@ -34,11 +54,80 @@ class Delivery(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     channel_key: Mapped[str] = mapped_column(String(64))  # sha256 of the URL
     channel: Mapped[str] = mapped_column(String(500))  # the URL with secrets masked
-    status: Mapped[DeliveryStatus] = mapped_column(String(16), default=DeliveryStatus.pending)
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column()
 
     user: Mapped[User] = relationship()
     event: Mapped[CaseEvent] = relationship()
+
+
+def claim(session: Session, model: type[MessageRow], row_id: int, now: datetime) -> bool:
+    """Take the row for one send: true for exactly one of any number of racing senders.
+
+    Claimable: not sent, and not held by another sender whose lease still runs. The caller
+    commits before sending, so the claim is seen by every other process.
+    """
+    table = model.__table__  # type: ignore[attr-defined]
+    result = session.execute(
+        update(table)
+        .where(
+            table.c.id == row_id,
+            table.c.status != DeliveryStatus.sent,
+            or_(table.c.status != DeliveryStatus.sending, table.c.claimed_until < now),
+        )
+        .values(status=DeliveryStatus.sending, claimed_until=now + LEASE)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def finish(session: Session, model: type[MessageRow], row_id: int, error: str, now: datetime) -> None:
+    """Record the outcome of a claimed row's send: sent, or failed with its next attempt (if any)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    row = session.execute(select(table.c.attempts).where(table.c.id == row_id)).one()
+    attempts = row.attempts + 1
+    if not error:
+        values = {"status": DeliveryStatus.sent, "sent_at": now, "next_attempt_at": None, "last_error": ""}
+    else:
+        wait = BACKOFF[min(attempts, len(BACKOFF)) - 1]
+        values = {
+            "status": DeliveryStatus.failed,
+            "last_error": error[:2000],
+            "next_attempt_at": now + wait if attempts < MAX_ATTEMPTS else None,
+        }
+    session.execute(
+        update(table)
+        .where(table.c.id == row_id, table.c.status == DeliveryStatus.sending)
+        .values(attempts=attempts, claimed_until=None, **values)
+    )
+
+
+def due_retries(session: Session, model: type[MessageRow], now: datetime, limit: int = 200) -> list[int]:
+    """Rows whose next attempt is due, the most overdue first (a row given up has none)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    return list(
+        session.scalars(
+            select(table.c.id)
+            .where(
+                table.c.next_attempt_at <= now,
+                or_(
+                    table.c.status.in_([DeliveryStatus.pending, DeliveryStatus.failed]),
+                    (table.c.status == DeliveryStatus.sending) & (table.c.claimed_until < now),
+                ),
+            )
+            .order_by(table.c.next_attempt_at, table.c.id)
+            .limit(limit)
+        )
+    )
+
+
+def queue_again(session: Session, model: type[MessageRow], row_id: int, now: datetime) -> bool:
+    """A person's *Send again*: the row's next attempt is now, with its attempts counted afresh.
+
+    False when it was sent or is being sent meanwhile (two clicks queue one retry).
+    """
+    table = model.__table__  # type: ignore[attr-defined]
+    result = session.execute(
+        update(table)
+        .where(table.c.id == row_id, table.c.status == DeliveryStatus.failed)
+        .values(status=DeliveryStatus.pending, attempts=0, next_attempt_at=now)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]

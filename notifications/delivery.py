@@ -1,4 +1,4 @@
-"""Delivery rows and sending. Every message is a row before it is sent, so nothing goes twice."""
+"""A case event's messages: who is told, the delivery rows, the text; notifications/sending.py sends them."""
 
 from __future__ import annotations
 
@@ -10,23 +10,22 @@ import apprise
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.advisories.tables import AdvisoryDelivery
 from models.cases.lifecycle import WAITING_ON, Action, State, Step
 from models.cases.tables import Case, CaseEvent
 from models.config import Settings
-from models.homecare.tables import AlertDelivery
-from models.messages import Delivery, DeliveryStatus
-from models.oversight.tables import Audience
+from models.messages import Delivery
+from models.oversight.tables import Audience, Escalation
 from models.reference.tables import Role, User
 from models.times import INDIA, aware
 from notifications.render import render
-
-INVALID_URL = "invalid Apprise URL"
-REFUSED = "the channel did not accept the message"
-
-
-class DeliveryFailed(RuntimeError):
-    """At least one channel did not accept the message."""
+from notifications.sending import (
+    Kind,
+    Message,
+    Unsendable,
+    any_unsettled,
+    failure,
+    send_rows,
+)
 
 
 def recipients(session: Session, case: Case, event: CaseEvent) -> list[User]:
@@ -102,21 +101,16 @@ def plan_deliveries(session: Session, case_id: int, event_id: int) -> list[int]:
     return ids
 
 
-def prepared(url: str, seconds: float) -> str:
-    """The URL with connect/read timeouts and plain-text format, unless it sets its own."""
-    options = [f"cto={seconds:g}", f"rto={seconds:g}", "format=text"]
-    missing = [o for o in options if f"{o.split('=')[0]}=" not in url]
-    # Our messages are plain text; e-mail plugins otherwise send HTML and an
-    # alternative text part with the line breaks collapsed.
-    return f"{url}{'&' if '?' in url else '?'}{'&'.join(missing)}" if missing else url
-
-
-def message_for(session: Session, delivery: Delivery, settings: Settings) -> tuple[str, str]:
+def compose(session: Session, delivery: Delivery, settings: Settings) -> Message:
+    """The delivery's message in its user's language. :raise Unsendable: the user dropped the channel."""
+    url = next((u for u in delivery.user.channel_urls if channel_key(u) == delivery.channel_key), None)
+    if url is None:
+        raise Unsendable("channel no longer configured for this user")
     event = delivery.event
     case = session.get_one(Case, delivery.case_id)
     user = delivery.user
     hindi = user.language == "hi"
-    return render(
+    title, body = render(
         "emergency" if event.kind == "opened" and case.emergency else event.kind,
         user.language,
         case=case,
@@ -128,6 +122,7 @@ def message_for(session: Session, delivery: Delivery, settings: Settings) -> tup
         district=settings.district_name,
         escalation=_escalation_facts(event, case),
     )
+    return Message(url, title, body)
 
 
 def _escalation_facts(event: CaseEvent, case: Case) -> dict[str, object] | None:
@@ -144,54 +139,45 @@ def _escalation_facts(event: CaseEvent, case: Case) -> dict[str, object] | None:
     }
 
 
-def send_message(url: str, title: str, body: str, seconds: float) -> str:
-    """Send one message to one Apprise URL; return "" when the channel took it, else why not."""
-    # A fresh Apprise object per message: its e-mail plugin otherwise waits
-    # 5.5 s between sends on one object (request_rate_per_sec).
-    sender = apprise.Apprise()
-    if not sender.add(prepared(url, seconds)):
-        return INVALID_URL
-    # Apprise swallows the plugin's exceptions and returns False.
-    return "" if sender.notify(title=title, body=body) else REFUSED
+def settle(session: Session, event_id: int, now: datetime) -> None:
+    """An escalation event's deliveries all sent or given up (or none to send): mark it notified."""
+    # Locked first: of two senders finishing its last two rows at once, the second sees the first's.
+    escalation = session.scalar(
+        select(Escalation)
+        .where(Escalation.event_id == event_id, Escalation.notified_at.is_(None))
+        .with_for_update()
+    )
+    if escalation is not None and not any_unsettled(session, Delivery, Delivery.event_id == event_id):
+        escalation.notified_at = now
 
 
-def send_delivery(factory: sessionmaker, delivery_id: int, settings: Settings) -> bool:  # type: ignore[type-arg]
-    """Send one delivery unless already sent; record the outcome. Return whether it is sent."""
-    with factory.begin() as session:
-        delivery = session.get_one(Delivery, delivery_id)
-        if delivery.status == DeliveryStatus.sent:
-            return True
-        url = next((u for u in delivery.user.channel_urls if channel_key(u) == delivery.channel_key), None)
-        title, body = message_for(session, delivery, settings)
-    if url is None:
-        error = "channel no longer configured for this user"
-    else:
-        error = send_message(url, title, body, settings.notify_timeout)
-    ok = not error
-    with factory.begin() as session:
-        record_attempt(session.get_one(Delivery, delivery_id), error)
-    return ok
-
-
-def record_attempt(delivery: Delivery | AlertDelivery | AdvisoryDelivery, error: str) -> None:
-    """Count one send attempt on a message's row (a case's, an alert's or an advisory's) and its outcome."""
-    delivery.attempts += 1
-    delivery.last_error = error
-    if error:
-        delivery.status = DeliveryStatus.failed
-    else:
-        delivery.status = DeliveryStatus.sent
-        delivery.sent_at = datetime.now(UTC)
+DELIVERIES = Kind(Delivery, compose, lambda session, row, now: settle(session, row.event_id, now))
 
 
 def deliver_event(factory: sessionmaker, case_id: int, event_id: int, settings: Settings) -> int:  # type: ignore[type-arg]
     """Plan and send an event's deliveries; return how many were sent.
 
-    :raise DeliveryFailed: some channel failed (sent ones stay sent; a retry sends the rest).
+    :raise DeliveryFailed: some channel failed (sent ones stay sent; a retry sends the rest);
+        GivenUp when those not sent have used up their attempts.
     """
     with factory.begin() as session:
         ids = plan_deliveries(session, case_id, event_id)
-    failed = [i for i in ids if not send_delivery(factory, i, settings)]
-    if failed:
-        raise DeliveryFailed(f"{len(failed)} of {len(ids)} deliveries failed: {failed}")
+        settle(session, event_id, datetime.now(UTC))  # an escalation nobody is to be told of
+    not_sent = send_rows(factory, DELIVERIES, ids, settings)
+    if not_sent:
+        with factory() as session:
+            raise failure(f"event {event_id}", ids, not_sent, session, Delivery)
     return len(ids)
+
+
+def deliver_escalation(factory: sessionmaker, escalation_id: int, settings: Settings) -> int:  # type: ignore[type-arg]
+    """Send an escalation's messages unless it is notified; return how many were sent.
+
+    :raise DeliveryFailed: as deliver_event.
+    """
+    with factory.begin() as session:
+        escalation = session.get_one(Escalation, escalation_id)
+        if escalation.notified_at is not None:
+            return 0
+        case_id, event_id = escalation.case_id, escalation.event_id
+    return deliver_event(factory, case_id, event_id, settings)

@@ -5,24 +5,33 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.config import Settings
 from models.duty.roster import on_duty
 from models.duty.tables import Duty
 from models.homecare.tables import AlertDelivery, FollowUpAlert
-from models.messages import DeliveryStatus
-from notifications.delivery import DeliveryFailed, channel_key, masked, record_attempt, send_message
+from notifications.delivery import channel_key, masked
 from notifications.render import render
-from notifications.sms import sms_url
+from notifications.sending import DeliveryFailed, Kind, Message, Unsendable, any_unsettled, failure, send_rows
+from notifications.sms import SMS_ERRORS, sms_url
 
 MITANIN, DOCTOR = "mitanin", "doctor"
 
 
-def unsent_alerts(session: Session) -> list[int]:
-    """Alerts whose messages are not all sent yet, oldest first."""
-    query = select(FollowUpAlert.id).where(FollowUpAlert.notified_at.is_(None)).order_by(FollowUpAlert.id)
+def unsent_alerts(session: Session, limit: int = 100) -> list[int]:
+    """Alerts whose messages were never planned (nobody to tell yet, or not tried), the longest waiting first.
+
+    Planned ones are sent, and retried at their due times, by their rows (flows/retries.py).
+    """
+    planned = exists().where(AlertDelivery.alert_id == FollowUpAlert.id)
+    query = (
+        select(FollowUpAlert.id)
+        .where(FollowUpAlert.notified_at.is_(None), ~planned)
+        .order_by(FollowUpAlert.created_at, FollowUpAlert.id)
+        .limit(limit)
+    )
     return list(session.scalars(query))
 
 
@@ -54,9 +63,8 @@ def plan_alert(session: Session, alert_id: int, settings: Settings, now: datetim
     return planned
 
 
-def _url_and_message(
-    session: Session, delivery: AlertDelivery, settings: Settings
-) -> tuple[str | None, str, str]:
+def compose(session: Session, delivery: AlertDelivery, settings: Settings) -> Message:
+    """The alert in its reader's language. :raise Unsendable: the channel or SMS_URL is gone."""
     alert = delivery.alert
     patient = alert.patient
     if delivery.recipient == MITANIN:
@@ -79,30 +87,37 @@ def _url_and_message(
         district=settings.district_name,
     )
     url = next((u for u in urls if channel_key(u) == delivery.channel_key), None)
-    return url, title, body
-
-
-def send_alert_delivery(factory: sessionmaker, delivery_id: int, settings: Settings) -> bool:  # type: ignore[type-arg]
-    """Send one alert message unless already sent; record the outcome. Return whether it is sent."""
-    with factory.begin() as session:
-        delivery = session.get_one(AlertDelivery, delivery_id)
-        if delivery.status == DeliveryStatus.sent:
-            return True
-        url, title, body = _url_and_message(session, delivery, settings)
     if url is None:
-        error = "channel no longer configured"
-    else:
-        error = send_message(url, title, body, settings.notify_timeout)
-    with factory.begin() as session:
-        record_attempt(session.get_one(AlertDelivery, delivery_id), error)
-    return not error
+        raise Unsendable("channel no longer configured")
+    return Message(url, title, body, SMS_ERRORS if delivery.recipient == MITANIN else {})
+
+
+def settle(session: Session, alert_id: int, now: datetime) -> None:
+    """Every message of the alert sent or given up: mark it notified (an alert with none waits)."""
+    # Locked first: of two senders finishing its last two rows at once, the second sees the first's.
+    alert = session.scalar(
+        select(FollowUpAlert)
+        .where(FollowUpAlert.id == alert_id, FollowUpAlert.notified_at.is_(None))
+        .with_for_update()
+    )
+    planned = exists().where(AlertDelivery.alert_id == alert_id)
+    if (
+        alert is not None
+        and session.scalar(select(planned))
+        and not any_unsettled(session, AlertDelivery, AlertDelivery.alert_id == alert_id)
+    ):
+        alert.notified_at = now
+
+
+ALERTS = Kind(AlertDelivery, compose, lambda session, row, now: settle(session, row.alert_id, now))
 
 
 def deliver_alert(factory: sessionmaker, alert_id: int, settings: Settings, now: datetime) -> int:  # type: ignore[type-arg]
-    """Plan and send an alert's messages; mark it notified once all are sent. Return how many.
+    """Plan and send an alert's messages; it is marked notified once all are sent. Return how many.
 
-    :raise DeliveryFailed: a channel failed, or nobody can be told yet (no Mitanin SMS, no doctor
-    on duty); a later run tries again and never sends a message twice.
+    :raise DeliveryFailed: a channel failed (retried at its due time: flows/retries.py), or nobody
+        can be told yet (no Mitanin SMS, no doctor on duty; a later run plans it again); GivenUp
+        when those not sent have used up their attempts. No message is ever sent twice.
     """
     with factory.begin() as session:
         if session.get_one(FollowUpAlert, alert_id).notified_at is not None:
@@ -110,9 +125,8 @@ def deliver_alert(factory: sessionmaker, alert_id: int, settings: Settings, now:
         ids = plan_alert(session, alert_id, settings, now)
     if not ids:
         raise DeliveryFailed(f"alert {alert_id}: no Mitanin SMS and no doctor on duty to tell")
-    failed = [i for i in ids if not send_alert_delivery(factory, i, settings)]
-    if failed:
-        raise DeliveryFailed(f"alert {alert_id}: {len(failed)} of {len(ids)} messages failed")
-    with factory.begin() as session:
-        session.get_one(FollowUpAlert, alert_id).notified_at = now
+    not_sent = send_rows(factory, ALERTS, ids, settings)
+    if not_sent:
+        with factory() as session:
+            raise failure(f"alert {alert_id}", ids, not_sent, session, AlertDelivery)
     return len(ids)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import quote
 
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from models.advisories.tables import Advisory, AdvisoryDelivery
 from models.config import Settings
-from models.messages import DeliveryStatus
-from notifications.delivery import INVALID_URL, REFUSED, masked, record_attempt, send_message
+from notifications.delivery import masked
 from notifications.render import LANGUAGES, TEMPLATES
+from notifications.sending import INVALID_URL, REFUSED, Kind, Message, Unsendable, any_unsettled, send_rows
 
 ADVISORY_TEMPLATES = TEMPLATES / "advisory"
+SMS_ERRORS = {
+    INVALID_URL: "invalid Apprise URL in SMS_URL",
+    REFUSED: "the SMS gateway did not accept the message",
+}
 
 
 class SmsNotConfigured(RuntimeError):
@@ -28,34 +34,35 @@ def sms_url(settings: Settings, phone: str) -> str:
     return settings.sms_url.replace("{phone}", quote(phone, safe=""))
 
 
-def send_sms(settings: Settings, phone: str, body: str, title: str = "") -> str:
-    """Send one text to one phone; return "" when the gateway took it, else the error."""
-    error = send_message(sms_url(settings, phone), title, body, settings.notify_timeout)
-    return {
-        INVALID_URL: "invalid Apprise URL in SMS_URL",
-        REFUSED: "the SMS gateway did not accept the message",
-    }.get(error, error)
+def compose(session: Session, delivery: AdvisoryDelivery, settings: Settings) -> Message:
+    """The advisory's text to the patient's phone. :raise Unsendable: SMS_URL is empty."""
+    advisory = session.get_one(Advisory, delivery.advisory_id)
+    try:
+        url = sms_url(settings, delivery.phone)
+    except SmsNotConfigured as exc:
+        raise Unsendable(str(exc)) from exc
+    delivery.channel = masked(url)[:500]
+    return Message(url, advisory.title, advisory.body, SMS_ERRORS)
+
+
+def settle(session: Session, advisory_id: int, now: datetime) -> None:
+    """Every message of the advisory sent or given up (or none to send): its sent_at."""
+    # Locked first: of two senders finishing its last two rows at once, the second sees the first's.
+    advisory = session.scalar(
+        select(Advisory).where(Advisory.id == advisory_id, Advisory.sent_at.is_(None)).with_for_update()
+    )
+    if advisory is not None and not any_unsettled(
+        session, AdvisoryDelivery, AdvisoryDelivery.advisory_id == advisory_id
+    ):
+        advisory.sent_at = now
+
+
+ADVISORIES = Kind(AdvisoryDelivery, compose, lambda session, row, now: settle(session, row.advisory_id, now))
 
 
 def send_advisory_delivery(factory: sessionmaker, delivery_id: int, settings: Settings) -> bool:  # type: ignore[type-arg]
-    """Send one patient's advisory unless already sent; record the outcome. Return whether it is sent."""
-    with factory.begin() as session:
-        delivery = session.get_one(AdvisoryDelivery, delivery_id)
-        if delivery.status == DeliveryStatus.sent:
-            return True
-        advisory = session.get_one(Advisory, delivery.advisory_id)
-        phone, title, body = delivery.phone, advisory.title, advisory.body
-    channel = ""
-    try:
-        channel = masked(sms_url(settings, phone))
-        error = send_sms(settings, phone, body, title=title)
-    except SmsNotConfigured as exc:
-        error = str(exc)
-    with factory.begin() as session:
-        delivery = session.get_one(AdvisoryDelivery, delivery_id)
-        delivery.channel = channel[:500]
-        record_attempt(delivery, error)
-    return not error
+    """Send one patient's advisory (notifications/sending.py); whether it is sent, now or before."""
+    return not send_rows(factory, ADVISORIES, [delivery_id], settings)
 
 
 def advisory_template_names() -> list[str]:

@@ -57,7 +57,13 @@ ROLE_LABELS = {
 
 PRIORITY_LABELS = {"normal": _l("Normal"), "urgent": _l("Urgent")}
 
-DELIVERY_LABELS = {"pending": _l("Pending"), "sent": _l("Sent"), "failed": _l("Failed")}
+DELIVERY_LABELS = {
+    "pending": _l("Pending"),
+    "sending": _l("Sending"),
+    "sent": _l("Sent"),
+    "failed": _l("Failed"),
+    "given_up": _l("Given up"),  # failed, with no next attempt until someone sends it again
+}
 
 
 def localized(row: Any) -> str:

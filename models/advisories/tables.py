@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.db import Base
+from models.messages import MessageRow
 from models.reference.tables import User, Village
 from models.times import utcnow
 
@@ -30,7 +31,7 @@ class Advisory(Base):
     by_user: Mapped[User] = relationship()
 
 
-class AdvisoryDelivery(Base):
+class AdvisoryDelivery(MessageRow, Base):
     """The advisory to one patient's phone: a row before it is sent, so none goes twice."""
 
     __tablename__ = "advisory_deliveries"
@@ -41,7 +42,3 @@ class AdvisoryDelivery(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     phone: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(500), default="")  # the URL with secrets masked
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # a DeliveryStatus value
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    sent_at: Mapped[datetime | None] = mapped_column()

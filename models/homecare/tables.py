@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.db import Base
 from models.desk.tables import Contact
+from models.messages import MessageRow
 from models.reference.tables import User, Village
 from models.times import utcnow
 
@@ -157,7 +158,7 @@ class FollowUpAlert(Base):
     patient: Mapped[Patient] = relationship()
 
 
-class AlertDelivery(Base):
+class AlertDelivery(MessageRow, Base):
     """One miss alert to one channel: the Mitanin's SMS or one of the duty doctor's channels."""
 
     __tablename__ = "follow_up_alert_deliveries"
@@ -178,11 +179,7 @@ class AlertDelivery(Base):
     )
     channel_key: Mapped[str] = mapped_column(String(64))  # sha256 of the URL
     channel: Mapped[str] = mapped_column(String(500))  # the URL with secrets masked
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # DeliveryStatus values
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column()
 
     alert: Mapped[FollowUpAlert] = relationship()
     user: Mapped[User | None] = relationship()
