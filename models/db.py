@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from models.times import UTCDateTime
 
@@ -49,3 +50,14 @@ def get_engine(url: str) -> Engine:
 def get_sessionmaker(url: str) -> sessionmaker:  # type: ignore[type-arg]
     """Return the session factory bound to url's engine."""
     return sessionmaker(get_engine(url), expire_on_commit=False)
+
+
+def insert_unless_exists(session: Session, model: type[Base], unique: list[Any], **values: Any) -> Any:
+    """`INSERT ... ON CONFLICT (unique) DO NOTHING` for the session's database (PostgreSQL or SQLite).
+
+    Of two sessions inserting one key at once, the second waits for the first to commit, then adds
+    nothing: no error, so its transaction keeps what else it holds, and no savepoint (pysqlite
+    mishandles those). Add `.returning(model)`: None then means the row was there already.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)

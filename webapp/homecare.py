@@ -190,11 +190,12 @@ def discharge(patient_id: int) -> Any:
     found = get_patient(patient_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if found.status != PatientStatus.isolating:
+    db = get_session()
+    # Checked by the database, not by `found.status`: an admission or discharge committed after
+    # this request read the patient stands, and this one changes nothing.
+    if not end_follow_ups(db, found.id, PatientStatus.discharged, datetime.now(UTC)):
         flash(_("This patient is not in isolation any more; nothing was changed."), "error")
         return redirect(url_for(".patient", patient_id=found.id))
-    db = get_session()
-    end_follow_ups(db, found.id, PatientStatus.discharged, datetime.now(UTC))
     db.commit()
     flash(_("%(name)s is discharged: no more follow-up calls.", name=found.name), "success")
     return redirect(url_for(".patient", patient_id=found.id))

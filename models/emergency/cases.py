@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from models.cases.decisions import Intake, move, open_case
 from models.cases.lifecycle import Action
 from models.cases.tables import Case, CaseEvent, Priority
+from models.db import insert_unless_exists
 from models.duty.roster import on_duty
 from models.duty.tables import Duty
 from models.emergency.tables import Admission
@@ -40,7 +41,8 @@ def emergency_category(session: Session) -> Category:
 
     A district edits it like any category (load-csv categories, code "emergency").
     """
-    category = session.scalar(select(Category).where(Category.code == CATEGORY))
+    by_code = select(Category).where(Category.code == CATEGORY)
+    category = session.scalar(by_code)
     if category is not None:
         return category
     health = session.scalar(select(Department).where(Department.code == "health"))
@@ -49,18 +51,23 @@ def emergency_category(session: Session) -> Category:
         department = Department(code="health", name="Health", name_hi="स्वास्थ्य")
         session.add(department)
         session.flush()
-    category = Category(
-        code=CATEGORY,
-        name="Emergency: hospital admission",
-        name_hi="आपातकाल: अस्पताल में भर्ती",
-        department_id=department.id,
-        assign_minutes=5,
-        resolve_minutes=60,
-        urgent_minutes=30,
+    # Two first emergencies at once both make it: the second insert waits for the first to
+    # commit and adds nothing (ON CONFLICT DO NOTHING), then reads the first one's.
+    session.execute(
+        insert_unless_exists(
+            session,
+            Category,
+            [Category.code],
+            code=CATEGORY,
+            name="Emergency: hospital admission",
+            name_hi="आपातकाल: अस्पताल में भर्ती",
+            department_id=department.id,
+            assign_minutes=5,
+            resolve_minutes=60,
+            urgent_minutes=30,
+        )
     )
-    session.add(category)
-    session.flush()
-    return category
+    return session.scalars(by_code).one()
 
 
 def open_emergency(
@@ -78,14 +85,14 @@ def open_emergency(
 ) -> Case:
     """Open an emergency case and hand it to the admission officer on duty. Never commits.
 
-    A token seen before returns the case it opened (a form or a reading submitted twice).
+    A token seen before returns the case it opened: a form or a reading submitted twice, even
+    twice at once (open_case).
     """
-    existing = session.scalar(select(Case).where(Case.intake_token == token))
-    if existing is not None:
-        return existing
     category = emergency_category(session)
     intake = Intake(token, caller_name, phone, village_id, category.id, description, Priority.urgent)
     case = open_case(session, intake, by, prefix, now)
+    if case.emergency:  # this token's case, opened and handed over before
+        return case
     case.emergency = True
     case.patient_id = patient_id
     session.flush()
@@ -115,6 +122,8 @@ def record_admission(
     )
     session.add(admission)
     if case.patient_id is not None:
+        # A patient discharged meanwhile keeps that status (the first end of an isolation stands);
+        # this row still says where they were admitted.
         end_follow_ups(session, case.patient_id, PatientStatus.admitted, now)
     session.flush()
     return admission

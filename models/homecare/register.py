@@ -194,29 +194,38 @@ def patient_csv_rows(stream: IO[str]) -> Iterator[dict[str, str]]:
     return iter(reader)
 
 
-def end_follow_ups(session: Session, patient_id: int, status: PatientStatus, now: datetime) -> None:
-    """The patient was admitted or discharged: set their status and cancel the calls still due."""
-    session.execute(
+def end_follow_ups(session: Session, patient_id: int, status: PatientStatus, now: datetime) -> bool:
+    """The patient was admitted or discharged: set their status and cancel the calls still due.
+
+    Return False, changing nothing, when the patient is not isolating any more.
+    """
+    # Conditional update: of an admission and a discharge at once, the first ends the
+    # isolation and the other changes nothing, so neither overwrites the other (rowcount 1).
+    result = session.execute(
         update(Patient)
-        .where(Patient.id == patient_id)
+        .where(Patient.id == patient_id, Patient.status == PatientStatus.isolating)
         .values(status=PatientStatus(status), status_since=now)
         .execution_options(synchronize_session="fetch")
     )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
     session.execute(
         update(FollowUp)
         .where(FollowUp.patient_id == patient_id, FollowUp.status == FollowUpStatus.due)
         .values(status=FollowUpStatus.cancelled)
         .execution_options(synchronize_session="fetch")
     )
+    return True
 
 
 def discharge_ended(session: Session, today: date, now: datetime) -> int:
-    """Discharge every isolating patient whose isolation ended before today (India). Return how many."""
+    """Discharge every isolating patient whose isolation ended before today (India). Return how many.
+
+    A patient admitted or discharged by someone else meanwhile keeps that status and is not counted.
+    """
     ended = list(
         session.scalars(
             select(Patient.id).where(Patient.status == PatientStatus.isolating, Patient.isolation_end < today)
         )
     )
-    for patient_id in ended:
-        end_follow_ups(session, patient_id, PatientStatus.discharged, now)
-    return len(ended)
+    return sum(end_follow_ups(session, patient_id, PatientStatus.discharged, now) for patient_id in ended)

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from models.cases.lifecycle import WAITING_ON, State, Step
 from models.cases.sla import Rung, rungs_reached, running_clock
 from models.cases.tables import Case, CaseEvent
+from models.db import insert_unless_exists
+from models.messages import Delivery
 from models.oversight.tables import Escalation, EscalationRung
 
 
@@ -78,8 +80,8 @@ def due_escalations(session: Session, now: datetime) -> list[Due]:
 def escalate(session: Session, due: Due, now: datetime) -> Escalation | None:
     """Record one reached rung as a case event; None when the case has moved on or it happened.
 
-    Two sweeps racing on the same rung: the unique key makes the second one's flush fail,
-    and the caller rolls its transaction back.
+    Of two sweeps recording one rung at once, the unique key keeps the first one's and the
+    second gets None, its transaction as it was.
     """
     case = session.get(Case, due.case_id)
     rung = session.get(EscalationRung, due.rung_id)
@@ -106,23 +108,39 @@ def escalate(session: Session, due: Due, now: datetime) -> Escalation | None:
     )
     session.add(event)
     session.flush()
-    escalation = Escalation(
-        case_id=case.id,
-        decisions=due.decisions,
-        rung_id=rung.id,
-        event_id=event.id,
-        audience=rung.audience,
-        created_at=now,
+    # ON CONFLICT DO NOTHING: the second sweep's insert waits for the first to commit and adds
+    # nothing; it takes its event back. No error, and no savepoint (pysqlite mishandles them).
+    escalation = session.scalar(
+        insert_unless_exists(
+            session,
+            Escalation,
+            [Escalation.case_id, Escalation.decisions, Escalation.rung_id],
+            case_id=case.id,
+            decisions=due.decisions,
+            rung_id=rung.id,
+            event_id=event.id,
+            audience=rung.audience,
+            created_at=now,
+        ).returning(Escalation)
     )
-    session.add(escalation)
-    session.flush()
+    if escalation is None:
+        session.delete(event)
+        session.flush()
     return escalation
 
 
-def unnotified(session: Session, limit: int = 500) -> list[int]:
-    """Escalations whose notifications have not all gone out yet, oldest first."""
+def unnotified(session: Session, limit: int = 100) -> list[int]:
+    """Escalations whose messages were never planned (their sweep stopped first), the longest waiting first.
+
+    Planned ones are sent, and retried at their due times, by their delivery rows; the last of
+    them to be sent or given up marks the escalation notified.
+    """
+    planned = exists().where(Delivery.event_id == Escalation.event_id)
     return list(
         session.scalars(
-            select(Escalation.id).where(Escalation.notified_at.is_(None)).order_by(Escalation.id).limit(limit)
+            select(Escalation.id)
+            .where(Escalation.notified_at.is_(None), ~planned)
+            .order_by(Escalation.created_at, Escalation.id)
+            .limit(limit)
         )
     )
