@@ -93,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="extra environment for the stack's processes, to measure a setting (repeatable)",
     )
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="dispatchers and workers (each with its launch server) to run: 2 measures two of everything",
+    )
     parser.add_argument("--keep", action="store_true", help="keep each stack's instance folder (logs, mail)")
     parser.add_argument("--json", type=Path, help="also append the JSON lines to this file")
     args = parser.parse_args(argv)
@@ -107,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         work_limit=args.work_limit,
         pg_url=args.pg_url,
         env=tuple(tuple(e.split("=", 1)) for e in args.env),
+        copies=args.copies,
     )  # type: ignore[misc]
     signal.signal(signal.SIGTERM, _terminate)
     report = Report(db=options.db, json_file=args.json)

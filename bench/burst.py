@@ -151,7 +151,8 @@ async def app_burst(
         )
     )
     not_one = sum(1 for n in numbers if runs.get(n, 0) != 1)
-    tag = f"[{count} in {seconds:.0f} s, {stack.engine}]"
+    copies = f", {stack.options.copies} dispatchers and workers" if stack.options.copies > 1 else ""
+    tag = f"[{count} in {seconds:.0f} s, {stack.engine}{copies}]"
     report.add(
         NAME,
         f"all DM mails out after {tag}",
@@ -182,7 +183,11 @@ async def app_burst(
     report.add(NAME, f"cases without exactly one flow run {tag}", not_one, "cases", goal="== 0")
     report.add(NAME, f"stack CPU during burst {tag}", 100 * cpu.total_cpu() / cpu.at, "% of a core")
     locked = stack.log_count("prefect-server", "database is locked")
-    refused = stack.log_count("dispatcher", "503 Service Unavailable")
+    refused = sum(
+        stack.log_count(name, "503 Service Unavailable")
+        for name in stack.stack.procs
+        if name.startswith("dispatcher")
+    )
     report.add(NAME, f"Prefect API 503s to the dispatcher (retried) {tag}", refused, "answers")
     report.add(NAME, f"Prefect server 'database is locked' errors {tag}", locked, "errors")
     report.add(NAME, f"peak processes {tag}", sampler.peaks.total_count, "processes")

@@ -50,6 +50,7 @@ class Options:
     work_limit: int = WORK_LIMIT
     pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     env: tuple[tuple[str, str], ...] = ()  # extra environment for every process of the stack
+    copies: int = 1  # dispatchers, and workers each with its launch server (the worker engine only)
 
     @property
     def db(self) -> str:
@@ -276,18 +277,21 @@ class BenchStack:
             s.run(
                 prefect, "--no-prompt", "deploy", "--all", "--prefect-file", str(self._floor_prefect_file())
             )
-            if getattr(s, "launcher", False):  # the warm launch server, where the Stack has one
-                s.start_launcher()
-            s.start_worker()
+            for copy in range(1, self.options.copies + 1):
+                if getattr(s, "launcher", False):  # the warm launch server, where the Stack has one
+                    s.start_launcher(copy)
+                s.start_worker(copy)
         else:
             s.spawn("serve", sys.executable, "-m", "bench.serve", "--limit", str(self.options.work_limit))
         for name in (self.app_deployment, self.floor_deployment):
             wait_until(lambda n=name: self._has_deployment(n), 120, 0.5, f"deployment {name}")
-        s.start_dispatcher()
+        for copy in range(1, self.options.copies + 1):
+            s.start_dispatcher(copy)
         s.start_web()
         print(
             f"# stack up: {s.web_url} (Prefect {s.api_url}), engine={self.engine}, "
-            f"limit={self.options.work_limit}, db={self.options.db}, instance={self.instance}",
+            f"limit={self.options.work_limit}, copies={self.options.copies}, db={self.options.db}, "
+            f"instance={self.instance}",
             flush=True,
         )
         return self
@@ -295,7 +299,7 @@ class BenchStack:
     @property
     def engine_names(self) -> list[str]:
         """The processes that run flows: the worker or serve, and the launch server if any."""
-        return [n for n in (self.engine, "launcher") if n in self.stack.procs]
+        return [n for n in self.stack.procs if n.split("-")[0] in (self.engine, "launcher")]
 
     def _floor_prefect_file(self) -> Path:
         """bench/prefect.yaml with the job variables of the root prefect.yaml's deployment, so they match."""

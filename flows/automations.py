@@ -3,7 +3,7 @@
 A worker machine that dies mid-step leaves its flow run "Running" for ever. Flow
 runs send heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, default 180 s); this
 automation marks a run Crashed when its heartbeats stop without the run having
-suspended or ended. The dispatcher (webapp/orchestration.py) looks for crashed case
+suspended or ended. The dispatcher (dispatch/loop.py) looks for crashed case
 runs every 15 s and reschedules them: the run replays from its persisted results.
 
 A run's first heartbeat is sent as it starts; on a busy server it can arrive after

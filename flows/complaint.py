@@ -8,7 +8,7 @@ from prefect import Task, flow, get_run_logger
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 
-from flows.tasks import RECORD, WrongEvent, log_complaint
+from flows.tasks import RECORD, WrongEvent, log_complaint, rejoin_case
 from models.cases.decisions import pause_key
 from models.cases.lifecycle import FINAL, TRANSITIONS, WAITING_ON, Action, State, Step, step_for
 
@@ -23,11 +23,20 @@ class Decision(RunInput):
 
 
 @flow(name="complaint-lifecycle", flow_run_name="{case_number}", persist_result=True, log_prints=True)
-def complaint_lifecycle(case_id: int, case_number: str, event_id: int, first_decision: int = 0) -> str:
+def complaint_lifecycle(
+    case_id: int,
+    case_number: str,
+    event_id: int,
+    first_decision: int = 0,
+    step: str = Step.dm.value,
+    restart: bool = False,
+) -> str:
     """Carry one complaint from logging to closure.
 
     1. log_complaint records the operator's case (or its reopening after closure, in a
-       new run whose suspends go on from `first_decision`) and tells the DMs.
+       new run whose suspends go on from `first_decision`) and tells the DMs. A `restart`
+       (a person started a new run for a case whose run could not go on) instead rejoins
+       the case at `step` with rejoin_case: the latest event's messages not yet sent go out.
     2. Suspend for the DM: assign (-> 3) or reject (ends, rejected).
     3. Suspend for the officer: resolve (-> 4) or send back (-> 2).
     4. Suspend for the Collector: confirm (ends, closed) or reopen (-> 3).
@@ -38,22 +47,22 @@ def complaint_lifecycle(case_id: int, case_number: str, event_id: int, first_dec
     suspends return their stored input, so nothing runs twice.
     """
     logger = get_run_logger()
-    _step(log_complaint, case_id, event_id)
-    step = Step.dm
+    _step(rejoin_case if restart else log_complaint, case_id, event_id)
+    waiting_on = Step(step)
     decisions = first_decision
     while True:
         # No timeout: a timed-out suspend fails the run for good. Time limits are the app's.
         decision = suspend_flow_run(wait_for_input=Decision, key=pause_key(decisions), timeout=None)
         decisions += 1
         action = Action(decision.action)
-        if step_for(action) != step:
-            raise ValueError(f"{action.value} does not answer the {step.value} step")
+        if step_for(action) != waiting_on:
+            raise ValueError(f"{action.value} does not answer the {waiting_on.value} step")
         logger.info("%s: %s by %s", case_number, action.value, decision.by_user)
         _step(RECORD[action], case_id, decision.event_id)
         target = TRANSITIONS[action].target
         if target in FINAL:
             return State(target).value
-        step = WAITING_ON[target]
+        waiting_on = WAITING_ON[target]
 
 
 def _step(record: Task[..., dict[str, Any]], case_id: int, event_id: int) -> None:

@@ -20,7 +20,7 @@ from models.cases.lifecycle import Action
 from models.cases.tables import Case, CaseEvent
 from models.config import Settings
 from models.db import get_sessionmaker
-from notifications import deliver_event
+from notifications import GivenUp, deliver_event
 
 
 def step_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -44,7 +44,7 @@ def _record_and_notify(case_id: int, event_id: int, expected: str) -> dict[str, 
     with _factory(settings).begin() as session:
         event = session.get_one(CaseEvent, event_id)
         case = session.get_one(Case, case_id)
-        if event.case_id != case_id or event.kind not in expected.split("|"):
+        if event.case_id != case_id or (expected != "*" and event.kind not in expected.split("|")):
             raise WrongEvent(f"event {event_id} is not a {expected} of case {case.number}")
         summary = {
             "case": case.number,
@@ -59,19 +59,21 @@ def _record_and_notify(case_id: int, event_id: int, expected: str) -> dict[str, 
     return summary
 
 
-def _retry_unless_wrong_event(task: Task[Any, Any], run: TaskRun, state: State[Any]) -> bool:
-    return not isinstance(state.result(raise_on_failure=False), WrongEvent)
+def _retry_unless_hopeless(task: Task[Any, Any], run: TaskRun, state: State[Any]) -> bool:
+    # A wrong event is a fault; a message given up waits for a person's Send again.
+    return not isinstance(state.result(raise_on_failure=False), WrongEvent | GivenUp)
 
 
 # One task per step: it records the step in the run and sends its notifications. A
 # notification that still fails after the retries fails the task, not the case (the
-# flow goes on; its delivery rows show the failure; a later replay sends the rest).
+# flow goes on; its delivery rows show the failure; the send-retries flow sends the
+# rest at their due times, flows/retries.py).
 step = task(
     cache_key_fn=step_key,
     persist_result=True,
     retries=4,
     retry_delay_seconds=[2, 5, 15, 30],
-    retry_condition_fn=_retry_unless_wrong_event,
+    retry_condition_fn=_retry_unless_hopeless,
 )
 
 
@@ -79,6 +81,12 @@ step = task(
 def log_complaint(case_id: int, event_id: int) -> dict[str, Any]:
     """The operator's complaint (or a closed case reopened): tell the DMs."""
     return _record_and_notify(case_id, event_id, f"opened|{Action.reopen_closed.value}")
+
+
+@step
+def rejoin_case(case_id: int, event_id: int) -> dict[str, Any]:
+    """A new run for a case whose old run could not go on: the latest event's messages not yet sent."""
+    return _record_and_notify(case_id, event_id, "*")
 
 
 @step

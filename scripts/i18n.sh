@@ -21,11 +21,11 @@ extract() {
     # Keywords: Babel's defaults (_, gettext, ngettext, ...) plus lazy_gettext, imported as _l.
     # Keep in step with KEYWORDS in tests/test_translations.py.
     pybabel --quiet extract -F babel.cfg -k _l -k lazy_gettext \
-        --no-location --sort-output --add-comments=TRANSLATORS: \
+        --no-location --sort-output --add-comments=TRANSLATORS: --width=110 \
         --project="Control Room" --copyright-holder="Control Room" \
         -o "$pot" .
     for locale in "${locales[@]}"; do
-        pybabel --quiet update -i "$pot" -d "$translations" -l "$locale" --no-fuzzy-matching --init-missing
+        pybabel --quiet update -i "$pot" -d "$translations" -l "$locale" --no-fuzzy-matching --init-missing --width=110
     done
 }
 

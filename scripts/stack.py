@@ -49,6 +49,10 @@ class Stack:
     # Flow runs at once. Each step is a process doing CPU work: about twice the cores keeps
     # them busy without thrashing (docs/performance.md: a burst ran faster at 4 than at 20).
     work_limit: int = field(default_factory=work_limit_from_env)
+    # Copies of the parts that scale out: each worker has its own launch server. Any number of
+    # dispatchers share the outbox through claims in the database.
+    workers: int = 1
+    dispatchers: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -101,11 +105,24 @@ class Stack:
             raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
-    def spawn(self, name: str, *args: str) -> None:
+    def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = (self.instance / "logs" / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
-            args, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            cwd=ROOT,
+            env=self.env() | (env or {}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+
+    @staticmethod
+    def named(part: str, copy: int) -> str:
+        """The first copy of a part is "worker", the next ones "worker-2", "worker-3", ..."""
+        return part if copy == 1 else f"{part}-{copy}"
+
+    def launcher_socket(self, copy: int) -> dict[str, str]:
+        return {"CONTROL_ROOM_LAUNCHER_SOCKET": str(self.instance / f"{self.named('launcher', copy)}.sock")}
 
     def stop(self, name: str, timeout: float = 15) -> None:
         proc = self.procs.pop(name, None)
@@ -154,18 +171,20 @@ class Stack:
         self.run(prefect, "--no-prompt", "deploy", "--all")
         self.run(sys.executable, "-m", "flows.automations")
 
-    def start_launcher(self) -> None:
-        socket_path = self.instance / "launcher.sock"
-        self.spawn("launcher", sys.executable, "-m", "flows.launcher", "serve")
+    def start_launcher(self, copy: int = 1) -> None:
+        env = self.launcher_socket(copy)
+        socket_path = Path(env["CONTROL_ROOM_LAUNCHER_SOCKET"])
+        name = self.named("launcher", copy)
+        self.spawn(name, sys.executable, "-m", "flows.launcher", "serve", env=env)
         deadline = time.monotonic() + 60
         while not socket_path.exists():
-            if self.procs["launcher"].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the launch server did not start; see logs/launcher.log")
+            if self.procs[name].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the launch server did not start; see logs/{name}.log")
             time.sleep(0.1)
 
-    def start_worker(self) -> None:
+    def start_worker(self, copy: int = 1) -> None:
         self.spawn(
-            "worker",
+            self.named("worker", copy),
             str(BIN / "prefect"),
             "worker",
             "start",
@@ -175,10 +194,11 @@ class Stack:
             "process",
             "--limit",
             str(self.work_limit),
+            env=self.launcher_socket(copy),
         )
 
-    def start_dispatcher(self) -> None:
-        self.spawn("dispatcher", str(BIN / "flask"), "--app", "webapp", "dispatch")
+    def start_dispatcher(self, copy: int = 1) -> None:
+        self.spawn(self.named("dispatcher", copy), sys.executable, "-m", "dispatch")
 
     def start_web(self) -> None:
         self.spawn(
@@ -223,14 +243,19 @@ class Stack:
             self.start_mail_sink()
         self.start_prefect_server()
         self.deploy()
-        if self.launcher:
-            self.start_launcher()
-        self.start_worker()
-        self.start_dispatcher()
+        for copy in range(1, self.workers + 1):
+            if self.launcher:
+                self.start_launcher(copy)
+            self.start_worker(copy)
+        for copy in range(1, self.dispatchers + 1):
+            self.start_dispatcher(copy)
         self.start_web()
 
     def shutdown(self) -> None:
-        for name in ("web", "dispatcher", "worker", "launcher", "prefect-server", "mailsink"):
+        parts = ("web", "dispatcher", "worker", "launcher")
+        for name in [n for part in parts for n in self.procs if n.split("-")[0] == part]:
+            self.stop(name)
+        for name in ("prefect-server", "mailsink"):
             self.stop(name)
 
 
@@ -256,6 +281,8 @@ def main() -> None:
     parser.add_argument("--prefect-port", type=int, default=4200)
     parser.add_argument("--smtp-port", type=int, default=8025, help="demo mail sink port")
     parser.add_argument("--no-launcher", action="store_true", help="start each flow step cold (slower)")
+    parser.add_argument("--workers", type=int, default=1, help="Prefect workers (each with a launch server)")
+    parser.add_argument("--dispatchers", type=int, default=1, help="outbox dispatchers (any number may run)")
     args = parser.parse_args()
     instance = Path(os.environ.get("CONTROL_ROOM_INSTANCE", ROOT / "instance"))
     database_url = os.environ.get("DATABASE_URL", f"sqlite:///{instance / 'control_room.sqlite'}")
@@ -266,6 +293,9 @@ def main() -> None:
         prefect_port=args.prefect_port,
         smtp_port=args.smtp_port,
         demo=args.demo,
+        launcher=not args.no_launcher,
+        workers=args.workers,
+        dispatchers=args.dispatchers,
     )
     stop = False
 

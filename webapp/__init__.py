@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         homecare,
         labels,
         mailbox,
+        outbox,
         public,
     )
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(advisories.bp)
     app.register_blueprint(duty.bp)
     app.register_blueprint(homecare.bp)
+    app.register_blueprint(outbox.bp)
     cli.register(app)
     register_errors(app)
 

@@ -29,11 +29,11 @@ from models.cases.lifecycle import Action, InvalidTransition, allowed_actions
 from models.cases.tables import Case, Priority
 from models.emergency.cases import AdmissionFacts, record_admission
 from models.emergency.tables import Admission
-from models.messages import Delivery, DeliveryStatus
+from models.messages import Delivery, queue_again
+from models.outbox import Outbox, parked
 from models.reference.tables import Category, Role
 from models.reference.villages import by_block
-from notifications import send_delivery
-from webapp import orchestration
+from webapp import runs
 from webapp.auth import roles_required
 from webapp.caselist import audited
 from webapp.db import get_session
@@ -188,6 +188,8 @@ def render_case(case: Case, forms: dict[str, DecisionForm] | None = None, status
             deliveries=deliveries,
             admission=db.scalar(select(Admission).where(Admission.case_id == case.id)),
             retry_form=EmptyForm(),
+            # What the engine gave up on: the DM, the Collector and the admin must see it.
+            stuck=parked(db, case.id) if current_user.role in (Role.dm, Role.collector, Role.admin) else [],
         ),
         status,
     )
@@ -256,19 +258,20 @@ def act(number: str, action: str) -> Any:
 @bp.post("/deliveries/<int:delivery_id>/retry")
 @roles_required(Role.collector, Role.dm, Role.admin)
 def retry_delivery(delivery_id: int) -> Response:
-    """Send a failed delivery again (once it is sent, never again)."""
-    delivery = get_session().get(Delivery, delivery_id)
+    """Queue a failed delivery to be sent again by the send-retries run. :raise 404: no such delivery."""
+    db = get_session()
+    delivery = db.get(Delivery, delivery_id)
     if delivery is None:
-        abort(404)
-    number = get_session().get_one(Case, delivery.case_id).number
-    if EmptyForm().validate_on_submit() and delivery.status != DeliveryStatus.sent:
-        from models.db import get_sessionmaker
-
-        settings = current_app.config["SETTINGS"]
-        if send_delivery(get_sessionmaker(settings.database_url), delivery_id, settings):
-            flash(_("Message sent."), "success")
+        abort(404, f"Delivery {delivery_id} doesn't exist.")
+    number = db.get_one(Case, delivery.case_id).number
+    if EmptyForm().validate_on_submit():
+        # Failed -> pending, due now, with the outbox row that starts a run: one transaction.
+        if queue_again(db, Delivery, delivery_id, datetime.now(UTC)):
+            db.add(Outbox(kind="retries", case_id=None, payload={}))
+            db.commit()
+            flash(_("Queued: the message will be sent again within a minute."), "success")
         else:
-            flash(_("The message could not be sent; it stays marked as failed."), "error")
+            flash(_("This message is already queued or sent."), "success")
     return redirect(url_for("cases.view", number=number))
 
 
@@ -280,6 +283,6 @@ def timeline(number: str) -> str:
     audited("view", case.number)
     db = get_session()
     deliveries = db.scalars(select(Delivery).where(Delivery.case_id == case.id)).all()
-    run = orchestration.run_history(case.flow_run_id)
-    entries = orchestration.merge_timeline(case, deliveries, run)
+    run = runs.run_history(case.flow_run_id)
+    entries = runs.merge_timeline(case, deliveries, run)
     return render_template("cases/timeline.html", case=case, entries=entries, run=run)

@@ -139,19 +139,3 @@ def register(app: Flask) -> None:
         click.echo(f"Demo users (password for all: {password}):")
         for username, role in names:
             click.echo(f"  {username:10} {role}")
-
-    @app.cli.command("dispatch")
-    @click.option(
-        "--seconds", type=float, default=None, help="Stop after this long (default: run until interrupted)."
-    )
-    def dispatch(seconds: float | None) -> None:
-        """Hand the outbox to Prefect: start and resume case runs."""
-        import logging
-
-        from webapp.orchestration import run_dispatcher
-
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s dispatcher %(message)s")
-        try:
-            run_dispatcher(current_app.config["SETTINGS"], stop_after=seconds)
-        except KeyboardInterrupt:
-            pass

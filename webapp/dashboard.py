@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from models.cases.lifecycle import State, Step
+from models.outbox import parked_count
 from models.oversight.stats import (
     AGES,
     Day,
@@ -315,6 +316,7 @@ def index() -> str:
         steps=step_rows(open_now),
         step_legend=[("late", _("Overdue")), ("", _("Within the limit"))],
         pending_total=Figure(_("Open now"), number(open_now.total), case_list(state="open")),
+        stuck=parked_count(db),
         ages=age_rows(open_now, now),
         age_legend=[(s.value, STEP_LABELS[s]) for s in Step],
         chosen_label=labels[period],

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from models.cases.lifecycle import WAITING_ON, Action, State, apply, role_for
 from models.cases.sla import resolution_deadline, step_deadline
 from models.cases.tables import Case, CaseEvent, Priority
-from models.outbox import Outbox
+from models.db import insert_unless_exists
+from models.outbox import Outbox, supersede
 from models.reference.tables import Category, Role, User, Village
 from models.times import aware
 
@@ -42,32 +43,41 @@ def case_number(prefix: str, year: int, case_id: int) -> str:
 def open_case(session: Session, intake: Intake, by: User, prefix: str, now: datetime) -> Case:
     """Open a case, its first event and the outbox row that starts its flow run.
 
-    A token seen before returns the case it opened (a form submitted twice).
+    A token seen before returns the case it opened: a form submitted twice, even twice at once.
     """
-    existing = session.scalar(select(Case).where(Case.intake_token == intake.token))
+    by_token = select(Case).where(Case.intake_token == intake.token)
+    existing = session.scalar(by_token)
     if existing is not None:
         return existing
     category = session.get_one(Category, intake.category_id)
     village = session.get_one(Village, intake.village_id)
     urgent = intake.priority == Priority.urgent
-    case = Case(
-        intake_token=intake.token,
-        caller_name=intake.caller_name,
-        phone=intake.phone,
-        village_id=intake.village_id,
-        category_id=intake.category_id,
-        description=intake.description,
-        priority=intake.priority,
-        state=State.awaiting_assignment,
-        created_by_id=by.id,
-        created_at=now,
-        state_since=now,
-        block_id=village.block_id,
-        resolve_by=resolution_deadline(now, urgent, category.limits),
-        due_at=step_deadline(State.awaiting_assignment, now, urgent, category.limits),
+    # ON CONFLICT DO NOTHING: of two requests with one token at once, the second one's insert
+    # waits for the first to commit, then adds nothing, and it reads the first one's case. No
+    # error, so the caller's transaction keeps what else it holds (the desk call it links).
+    case = session.scalar(
+        insert_unless_exists(
+            session,
+            Case,
+            [Case.intake_token],
+            intake_token=intake.token,
+            caller_name=intake.caller_name,
+            phone=intake.phone,
+            village_id=intake.village_id,
+            category_id=intake.category_id,
+            description=intake.description,
+            priority=intake.priority,
+            state=State.awaiting_assignment,
+            created_by_id=by.id,
+            created_at=now,
+            state_since=now,
+            block_id=village.block_id,
+            resolve_by=resolution_deadline(now, urgent, category.limits),
+            due_at=step_deadline(State.awaiting_assignment, now, urgent, category.limits),
+        ).returning(Case)
     )
-    session.add(case)
-    session.flush()
+    if case is None:
+        return session.scalars(by_token).one()
     case.number = case_number(prefix, now.year, case.id)
     event = CaseEvent(
         case_id=case.id,
@@ -273,3 +283,37 @@ def queue_for(session: Session, user: User, limit: int = 200) -> list[Case]:
     else:
         query = query.where(Case.state.in_(list(WAITING_ON)))
     return list(session.scalars(query))
+
+
+def restart_run(session: Session, case: Case, now: datetime) -> Outbox:
+    """A new run for a case whose run cannot go on, waiting at the step the case waits on.
+
+    The case's undone outbox rows (parked or waiting) are closed: the new run takes over from the
+    case as it stands, and its first step sends what the latest event's messages still lack.
+    :raise NotAllowed: the case is closed or rejected, it needs no run.
+    """
+    step = WAITING_ON.get(State(case.state))
+    if step is None:
+        raise NotAllowed(f"{case.number} is {case.state}: it needs no run")
+    supersede(session, case.id, now, "closed: a new run took over the case")
+    latest = session.scalar(
+        select(CaseEvent.id)
+        .where(CaseEvent.case_id == case.id, CaseEvent.kind != "escalation")
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    )
+    outbox = Outbox(
+        case_id=case.id,
+        kind="restart",
+        payload={
+            "case_number": case.number,
+            "event_id": latest,
+            "first_decision": case.decisions,
+            "step": step.value,
+        },
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(outbox)
+    session.flush()
+    return outbox

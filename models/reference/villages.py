@@ -87,6 +87,7 @@ def resolve_village(session: Session, text: str) -> Village:
         raise AmbiguousVillage(found)
     return found[0]
 
+
 class VillageIndex:
     """Every village by English (any case) and Hindi name, so 50,000 rows need no query each."""
 

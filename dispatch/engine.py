@@ -1,0 +1,184 @@
+"""The dispatcher's talk with Prefect: start runs by deployment name, resume them, revive crashed ones.
+
+Prefect is imported inside the functions: `python -m dispatch --help` and the tests of the claim
+logic need none of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from models.config import Settings
+from models.outbox import Outbox
+
+log = logging.getLogger("control_room.dispatch")
+
+REVIVED = "Control Room: "  # the start of the message of every state the dispatcher sets
+REVIVE_LIMIT = 5  # revivals in a row: a run that crashes this often has a fault retrying will not mend
+
+
+class NotReady(Exception):
+    """The run is not yet where this row expects it; try again shortly."""
+
+
+class NeverContinues(Exception):
+    """Prefect says the run will not go on (cancelled, ended, missing, crashed too often): park the row."""
+
+
+def start_case(row: Outbox, settings: Settings) -> str:
+    """Start the case's run (or its next run: a reopened or restarted case); return the run's id."""
+    from prefect.deployments import run_deployment
+
+    number = row.payload["case_number"]
+    parameters: dict[str, Any] = {
+        "case_id": row.case_id,
+        "case_number": number,
+        "event_id": row.payload["event_id"],
+    }
+    first = int(row.payload.get("first_decision", 0))
+    if first:  # a closed case reopened, or a case restarted at its current step
+        parameters["first_decision"] = first
+    key = f"case-{number}" + (f"-from-{first}" if first else "")
+    if row.kind == "restart":
+        parameters |= {"step": row.payload["step"], "restart": True}
+        key = f"case-{number}-restart-{row.id}"
+    flow_run = run_deployment(
+        name=settings.deployment,
+        parameters=parameters,
+        timeout=0,
+        # The key makes a repeated start (a retry after a lost reply) return the same run.
+        idempotency_key=key,
+        flow_run_name=number,
+        tags=[f"case:{number}"],
+        as_subflow=False,
+    )
+    return str(flow_run.id)
+
+
+def start_other(row: Outbox, settings: Settings) -> str:
+    """Start an advisory's run, or a run of the message retries; return what was done."""
+    from prefect.deployments import run_deployment
+
+    if row.kind == "advisory":
+        advisory_id = int(row.payload["advisory_id"])
+        name, parameters, key = (
+            settings.advisory_deployment,
+            {"advisory_id": advisory_id},
+            f"advisory-{advisory_id}",
+        )
+    else:  # "retries": a person's Send again
+        name, parameters, key = settings.retries_deployment, {}, f"retries-{row.id}"
+    # As for a case: a repeated start returns the run made the first time.
+    flow_run = run_deployment(
+        name=name, parameters=parameters, timeout=0, idempotency_key=key, tags=[row.kind], as_subflow=False
+    )
+    return f"{row.kind} run {flow_run.id}"
+
+
+def resume(flow_run_id: str | None, row: Outbox) -> str:
+    """Resume the run waiting at the row's pause key with its decision.
+
+    :raise NotReady: the run is not yet waiting there. :raise NeverContinues: it never will.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.responses import SetStateStatus
+    from prefect.exceptions import ObjectNotFound
+
+    if not flow_run_id:
+        raise NotReady("the run has not been created yet")
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(flow_run_id)  # type: ignore[arg-type]
+        except ObjectNotFound:
+            raise NeverContinues(f"Prefect has no run {flow_run_id}") from None
+        state = run.state
+        seen = set(run.empirical_policy.pause_keys or ())
+        if state is not None and state.is_paused() and state.state_details.pause_key == row.pause_key:
+            result = client.resume_flow_run(run.id, run_input=row.payload)
+            if result.status != SetStateStatus.ACCEPT:
+                raise NotReady(f"resume not accepted: {result.details}")
+            return "resumed"
+        if row.pause_key in seen:
+            return "already resumed"  # a reply lost after an earlier resume
+        kind = state.type if state is not None else None
+        if kind in (StateType.CANCELLED, StateType.CANCELLING):
+            raise NeverContinues(f"the run was cancelled in Prefect ({state.name if state else ''})")
+        if kind == StateType.COMPLETED:
+            raise NeverContinues(f"the run had already ended before {row.pause_key}")
+        if kind in (StateType.CRASHED, StateType.FAILED):
+            raise NotReady(f"run was {kind.value}; {revive(client, run.id)}")
+        raise NotReady(f"run is {state.name if state else 'unknown'}, not yet waiting at {row.pause_key}")
+
+
+def revive(client: Any, run_id: Any, force: bool = False) -> str:
+    """Bring a crashed or failed run back; say how.
+
+    Crashed while waiting on a person (Prefect's zombie automation can mistake a run
+    that has just suspended for a dead one, when its start-up heartbeat reaches the
+    server after its suspension): put the same suspension back, so the decision can
+    resume it. Crashed or failed while running: Prefect's own "Retry", the run replays
+    from the top on a worker, completed tasks and suspends from their stored results.
+
+    :raise NeverContinues: it crashed REVIVE_LIMIT times in a row (unless `force`: a person said so).
+    """
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Scheduled
+
+    states = sorted(client.read_flow_run_states(run_id), key=lambda s: s.timestamp)
+    tries = 0  # revivals since the run last suspended by itself
+    for state in reversed(states):
+        if (state.message or "").startswith(REVIVED):
+            tries += 1
+        elif state.type == StateType.PAUSED:
+            break
+    if tries >= REVIVE_LIMIT and not force:
+        raise NeverContinues(f"the run crashed or failed {tries + 1} times in a row")
+    before = states[-2] if len(states) > 1 else None
+    if before is not None and before.type == StateType.PAUSED:
+        key = before.state_details.pause_key
+        again = before.fresh_copy()
+        again.message = f"{REVIVED}waiting again at {key} after a false crash"
+        client.set_flow_run_state(run_id, again, force=True)
+        log.warning("run %s was marked crashed while waiting at %s; put it back", run_id, key)
+        return f"put back to wait at {key}"
+    client.set_flow_run_state(run_id, Scheduled(message=f"{REVIVED}rescheduled after a crash"), force=True)
+    log.warning("run %s had crashed or failed; rescheduled it (%d)", run_id, tries + 1)
+    return "rescheduled it"
+
+
+def crashed_runs(settings: Settings, limit: int = 200) -> list[str]:
+    """Ids of the complaint flow's runs Prefect holds as crashed."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    flow_name = settings.deployment.split("/")[0]
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED]))
+            ),
+            limit=limit,
+        )
+    return [str(run.id) for run in runs]
+
+
+def revive_run(flow_run_id: str, force: bool = False) -> str:
+    """Revive one crashed run (see revive). :raise NeverContinues: as revive, or no such run."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            return revive(client, flow_run_id, force)
+        except ObjectNotFound:
+            raise NeverContinues(f"Prefect has no run {flow_run_id}") from None

@@ -1,0 +1,194 @@
+"""Two dispatchers, two workers (each with its launch server) and two web processes on one app database
+and one Prefect server: cases whose runs were cancelled are parked and shown, new complaints go through
+every step while a dispatcher and a worker are killed, and nothing is lost, stuck or sent twice.
+
+On PostgreSQL at full size (60 cancelled runs, 100 new complaints); on SQLite smaller, the same checks.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from models.cases.tables import Case
+from models.db import get_sessionmaker
+from models.messages import Delivery
+from models.outbox import Outbox
+from notifications.mailsink import read_messages
+from scripts.stack import BIN, Stack, wait_for
+from tests.e2e.web import PrefectApi, WebUser, wait_until
+from tests.helpers import free_port
+from tests.pg import postgres_url
+
+pytestmark = pytest.mark.e2e
+
+FULL = postgres_url() is not None
+CANCELLED = 60 if FULL else 8
+NEW = 100 if FULL else 16
+HAND_OFFS = ["dm@demo.local", "cmho@demo.local", "collector@demo.local", "operator@demo.local"]
+
+
+def kill(stack: Stack, name: str) -> None:
+    """SIGKILL a part and everything it started: no goodbye, no lease handed back."""
+    proc = stack.procs.pop(name)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def runs(prefect: PrefectApi, ids: list[str]) -> list[dict[str, Any]]:
+    response = prefect.http.post("/flow_runs/filter", json={"flow_runs": {"id": {"any_": ids}}, "limit": 200})
+    response.raise_for_status()
+    return list(response.json())
+
+
+def mails_by_case(stack: Stack) -> dict[str, list[str]]:
+    """Recipients of the mails about each case number, in arrival order."""
+    found: dict[str, list[str]] = {}
+    for message in read_messages(stack.instance / "mail"):
+        match = re.search(r"SRJ-\d{4}-\d+", message["Subject"] or "")
+        if match:
+            found.setdefault(match.group(0), []).append(message["X-Envelope-To"])
+    return found
+
+
+@pytest.fixture
+def second_copies(stack: Stack) -> Any:
+    """A second web process (its own port), launch server, worker and dispatcher beside the first."""
+    port = free_port()
+    stack.spawn(
+        "web-2",
+        str(BIN / "gunicorn"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--threads",
+        "16",
+        "webapp:create_app()",
+    )
+    stack.start_launcher(2)
+    stack.start_worker(2)
+    stack.start_dispatcher(2)
+    wait_for(f"http://127.0.0.1:{port}/status", 60, stack.procs["web-2"])
+    yield f"http://127.0.0.1:{port}"
+    for name in ("web-2", "dispatcher-2", "worker-2", "launcher-2"):
+        stack.stop(name)
+
+
+def test_it_loses_nothing_with_two_of_everything(
+    stack: Stack, password: str, cmho_id: str, second_copies: str
+) -> None:
+    webs = [stack.web_url, second_copies]
+    people = {
+        (who, i): WebUser(url, who, password)
+        for who in ("operator", "dm", "cmho", "collector", "admin")
+        for i, url in enumerate(webs)
+    }
+    factory = get_sessionmaker(stack.database_url)
+    prefect = PrefectApi(stack.api_url)
+    pool = ThreadPoolExecutor(max_workers=8)
+    try:
+        # 1. Cases whose runs someone cancelled in the Prefect UI, after which the DM decided on them.
+        doomed = list(pool.map(lambda i: people["operator", i % 2].open_case(), range(CANCELLED)))
+
+        def started() -> list[str] | None:
+            with factory() as session:
+                ids = session.scalars(select(Case.flow_run_id).where(Case.number.in_(doomed))).all()
+            if not all(ids):
+                return None
+            waiting = [r for r in runs(prefect, list(ids)) if r["state_name"] == "Suspended"]
+            return list(ids) if len(waiting) == len(ids) else None
+
+        doomed_runs = wait_until(started, timeout=600, every=2, what=f"{CANCELLED} runs waiting on the DM")
+        for run_id in doomed_runs:
+            cancelled = {"state": {"type": "CANCELLED", "name": "Cancelled"}, "force": True}
+            prefect.http.post(f"/flow_runs/{run_id}/set_state", json=cancelled).raise_for_status()
+        list(
+            pool.map(
+                lambda x: people["dm", x[0] % 2].decide(x[1], "assign", officer=cmho_id), enumerate(doomed)
+            )
+        )
+
+        # 2. Meanwhile new complaints, every step decided as soon as it can be, on both web processes.
+        def carry(i: int, number: str) -> None:
+            people["dm", i % 2].decide(number, "assign", officer=cmho_id, text="देखें")
+            people["cmho", (i + 1) % 2].decide(number, "resolve", text="Bed arranged")
+            people["collector", i % 2].decide(number, "confirm", text="Confirmed")
+
+        fresh = list(pool.map(lambda i: people["operator", i % 2].open_case(), range(NEW)))
+        half = NEW // 2
+        list(pool.map(lambda x: carry(*x), enumerate(fresh[:half])))
+        # 3. Half-way, one dispatcher and one worker die without a word.
+        time.sleep(5)
+        kill(stack, "dispatcher")
+        kill(stack, "worker")
+        list(pool.map(lambda x: carry(*x), enumerate(fresh[half:], start=half)))
+
+        # 4. Every new case closes, each hand-off mailed once; the cancelled ones are parked.
+        ours = select(Case.id).where(Case.number.in_(fresh + doomed))
+
+        def settled() -> bool:
+            with factory() as session:
+                undone = session.scalars(
+                    select(Outbox.parked_at).where(Outbox.case_id.in_(ours), Outbox.done_at.is_(None))
+                ).all()
+            mails = mails_by_case(stack)
+            left = [at for at in undone if at is None]
+            return not left and len(undone) == CANCELLED and all(len(mails.get(n, [])) >= 4 for n in fresh)
+
+        wait_until(settled, timeout=900, every=3, what="every case settled")
+        time.sleep(3)  # anything sent twice would arrive now
+    finally:
+        pool.shutdown()
+        for person in people.values():
+            person.close()
+
+    mails = mails_by_case(stack)
+    assert {n: mails.get(n) for n in fresh} == {n: HAND_OFFS for n in fresh}
+    assert {n: mails.get(n) for n in doomed} == {n: ["dm@demo.local"] for n in doomed}
+    with factory() as session:
+        states = Counter(session.scalars(select(Case.state).where(Case.number.in_(fresh + doomed))))
+        assert states == Counter({"closed": NEW, "assigned": CANCELLED})
+        rows = session.scalars(
+            select(Outbox).join(Case, Case.id == Outbox.case_id).where(Case.number.in_(doomed))
+        )
+        parked = [r for r in rows if r.parked_at is not None]
+        assert len(parked) == CANCELLED
+        assert all(r.kind == "resume" and "cancelled" in r.last_error for r in parked)
+        assert (
+            session.scalar(select(func.count()).select_from(Outbox).where(Outbox.claimed_until.is_not(None)))
+            == 0
+        )
+        unsent = session.scalars(
+            select(Delivery.status).join(Case, Case.id == Delivery.case_id).where(Case.number.in_(fresh))
+        ).all()
+        assert set(unsent) == {"sent"}
+    # One run per case, all completed; the cancelled stay cancelled.
+    with factory() as session:
+        fresh_runs = session.scalars(select(Case.flow_run_id).where(Case.number.in_(fresh))).all()
+    assert Counter(r["state_type"] for r in runs(prefect, list(fresh_runs))) == Counter({"COMPLETED": NEW})
+    for number in fresh[:3]:
+        assert len(prefect.runs_named(number)) == 1
+
+    # What people see: the DM the red line on the case, the admin every parked row, the dashboard the count.
+    dm = WebUser(stack.web_url, "dm", password)
+    admin = WebUser(second_copies, "admin", password)
+    try:
+        page = dm.http.get(f"/cases/{doomed[0]}").text
+        assert "The engine could not continue this case" in page and "cancelled" in page
+        listing = admin.http.get("/admin/outbox").text
+        assert all(number in listing for number in doomed)
+        assert f"{CANCELLED} hand-offs the engine gave up on" in admin.http.get("/dashboard").text
+    finally:
+        dm.close()
+        admin.close()
+    print(f"two of everything: {NEW} closed, {CANCELLED} parked", file=sys.stderr)
