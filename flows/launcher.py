@@ -88,6 +88,7 @@ def _warm_up() -> None:
     import flows.complaint  # noqa: F401
     import flows.escalation  # noqa: F401
     import flows.follow_up  # noqa: F401
+    import flows.retries  # noqa: F401
     import notifications.delivery  # noqa: F401
     from notifications.render import warm_templates
 
