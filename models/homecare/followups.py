@@ -237,8 +237,10 @@ def record_reading(
     :raise CallClosed: the call was recorded already.
     """
     _claim(session, call, by, now, status=FollowUpStatus.done)
+    # An UPDATE, as record_unreachable counts misses: a patient object this session read before
+    # those misses would see no change in setting 0 and write nothing.
+    session.execute(update(Patient).where(Patient.id == call.patient_id).values(misses_in_row=0))
     patient = session.get_one(Patient, call.patient_id)
-    patient.misses_in_row = 0
     symptom_rows = list(session.scalars(select(Symptom)))
     flags = red_flags(
         vitals.spo2,
