@@ -100,15 +100,17 @@ def resume(flow_run_id: str | None, row: Outbox) -> str:
             if result.status != SetStateStatus.ACCEPT:
                 raise NotReady(f"resume not accepted: {result.details}")
             return "resumed"
-        if row.pause_key in seen:
-            return "already resumed"  # a reply lost after an earlier resume
         kind = state.type if state is not None else None
+        # Before the pause keys: a run reaches a key when it suspends there, so a run cancelled
+        # or crashed while it waited has "seen" the key this decision was never delivered to.
         if kind in (StateType.CANCELLED, StateType.CANCELLING):
             raise NeverContinues(f"the run was cancelled in Prefect ({state.name if state else ''})")
-        if kind == StateType.COMPLETED:
-            raise NeverContinues(f"the run had already ended before {row.pause_key}")
         if kind in (StateType.CRASHED, StateType.FAILED):
             raise NotReady(f"run was {kind.value}; {revive(client, run.id)}")
+        if row.pause_key in seen:
+            return "already resumed"  # a reply lost after an earlier resume; the run went on
+        if kind == StateType.COMPLETED:
+            raise NeverContinues(f"the run had already ended before {row.pause_key}")
         raise NotReady(f"run is {state.name if state else 'unknown'}, not yet waiting at {row.pause_key}")
 
 

@@ -31,7 +31,9 @@ def zombie_automation(within: timedelta) -> Automation:
         name=ZOMBIES,
         description="Mark a complaint's flow run Crashed when it stops sending heartbeats.",
         trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"},
+            # From Running too: a run whose process dies before its first heartbeat (a worker
+            # killed a moment after starting it) would otherwise stay Running for ever.
+            after={"prefect.flow-run.heartbeat", "prefect.flow-run.Running"},
             expect={
                 "prefect.flow-run.heartbeat",
                 # A suspended run waits on a person and sends no heartbeats: not a zombie.

@@ -188,6 +188,27 @@ def test_it_loses_nothing_with_two_of_everything(
         listing = admin.http.get("/admin/outbox").text
         assert all(number in listing for number in doomed)
         assert f"{CANCELLED} hand-offs the engine gave up on" in admin.http.get("/dashboard").text
+        # The admin starts a new run for one of them: it rejoins the case at the officer's step and
+        # sends the officer's message the cancelled run never sent; the officer's decision resumes it.
+        with factory() as session:
+            row_id = session.scalar(
+                select(Outbox.id)
+                .join(Case, Case.id == Outbox.case_id)
+                .where(Case.number == doomed[0], Outbox.parked_at.is_not(None))
+            )
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', listing)
+        assert token and row_id
+        restarted = admin.http.post(f"/admin/outbox/{row_id}/restart", data={"csrf_token": token.group(1)})
+        assert restarted.status_code == 302
+        wait_until(lambda: mails_by_case(stack).get(doomed[0]) == ["dm@demo.local", "cmho@demo.local"], 300)
+        cmho = WebUser(stack.web_url, "cmho", password)
+        cmho.decide(doomed[0], "resolve", text="Done after the restart")
+        cmho.close()
+        wait_until(
+            lambda: len(mails_by_case(stack).get(doomed[0], [])) == 3, 300, what="the Collector's mail"
+        )
+        assert mails_by_case(stack)[doomed[0]][-1] == "collector@demo.local"
+        assert "The engine could not continue" not in dm.http.get(f"/cases/{doomed[0]}").text
     finally:
         dm.close()
         admin.close()
