@@ -80,6 +80,16 @@ SOURCE_LABELS = {
     "task": _l("Workflow step"),
 }
 
+# What an outbox row asked of Prefect (models/outbox.py), for the admin's page of parked rows.
+OUTBOX_LABELS = {
+    "start": _l("Start the case's run"),
+    "resume": _l("Hand a decision to the run"),
+    "restart": _l("Start a new run"),
+    "revive": _l("Bring a crashed run back"),
+    "advisory": _l("Send an advisory"),
+    "retries": _l("Send messages again"),
+}
+
 ALL = {
     "state": STATE_LABELS,
     "event": EVENT_LABELS,
@@ -88,6 +98,7 @@ ALL = {
     "priority": PRIORITY_LABELS,
     "delivery": DELIVERY_LABELS,
     "source": SOURCE_LABELS,
+    "outbox": OUTBOX_LABELS,
 }
 
 
