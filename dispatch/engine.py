@@ -7,6 +7,7 @@ logic need none of it.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from models.config import Settings
@@ -16,6 +17,15 @@ log = logging.getLogger("control_room.dispatch")
 
 REVIVED = "Control Room: "  # the start of the message of every state the dispatcher sets
 REVIVE_LIMIT = 5  # revivals in a row: a run that crashes this often has a fault retrying will not mend
+# A worker marks a run Pending as it takes it and the run's process marks it Running: a run Pending
+# this long lost its worker in between (killed, its machine gone), which no heartbeat will show.
+STUCK_PENDING = timedelta(minutes=2)
+
+
+def stuck_pending(state: Any) -> bool:
+    from prefect.client.schemas.objects import StateType
+
+    return bool(state.type == StateType.PENDING and datetime.now(UTC) - state.timestamp > STUCK_PENDING)
 
 
 class NotReady(Exception):
@@ -105,8 +115,8 @@ def resume(flow_run_id: str | None, row: Outbox) -> str:
         # or crashed while it waited has "seen" the key this decision was never delivered to.
         if kind in (StateType.CANCELLED, StateType.CANCELLING):
             raise NeverContinues(f"the run was cancelled in Prefect ({state.name if state else ''})")
-        if kind in (StateType.CRASHED, StateType.FAILED):
-            raise NotReady(f"run was {kind.value}; {revive(client, run.id)}")
+        if kind in (StateType.CRASHED, StateType.FAILED) or (state is not None and stuck_pending(state)):
+            raise NotReady(f"run was {state.name if state else ''}; {revive(client, run.id)}")
         if row.pause_key in seen:
             return "already resumed"  # a reply lost after an earlier resume; the run went on
         if kind == StateType.COMPLETED:
@@ -151,7 +161,7 @@ def revive(client: Any, run_id: Any, force: bool = False) -> str:
 
 
 def crashed_runs(settings: Settings, limit: int = 200) -> list[str]:
-    """Ids of the complaint flow's runs Prefect holds as crashed."""
+    """Ids of the complaint flow's runs Prefect holds as crashed, or Pending since their worker died."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowFilter,
@@ -167,11 +177,17 @@ def crashed_runs(settings: Settings, limit: int = 200) -> list[str]:
         runs = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
             flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED]))
+                state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.CRASHED, StateType.PENDING])
+                )
             ),
             limit=limit,
         )
-    return [str(run.id) for run in runs]
+    return [
+        str(run.id)
+        for run in runs
+        if run.state is not None and (run.state.type == StateType.CRASHED or stuck_pending(run.state))
+    ]
 
 
 def revive_run(flow_run_id: str, force: bool = False) -> str:
