@@ -36,13 +36,8 @@ class ShiftForm(FlaskForm):
     def validate_ends_at(self, field: DateTimeLocalField) -> None:
         if self.starts_at.data and field.data and field.data <= self.starts_at.data:
             raise ValidationError(_l("A shift must end after it starts."))
-        if field.data and india(field.data) <= datetime.now(UTC):
+        if field.data and from_india(field.data) <= datetime.now(UTC):
             raise ValidationError(_l("This time has passed: a shift must end in the future."))
-
-
-def india(typed: datetime) -> datetime:
-    """A time typed in the form (India time, no zone) in UTC."""
-    return from_india(typed)
 
 
 def shift_form() -> ShiftForm:
@@ -87,8 +82,8 @@ def add() -> Any:
             db,
             user_id=form.user.data,
             duty=form.duty.data or "",
-            starts_at=india(form.starts_at.data),  # type: ignore[arg-type]
-            ends_at=india(form.ends_at.data),  # type: ignore[arg-type]
+            starts_at=from_india(form.starts_at.data),  # type: ignore[arg-type]
+            ends_at=from_india(form.ends_at.data),  # type: ignore[arg-type]
             now=datetime.now(UTC),
         )
     except InvalidShift as exc:  # the form checks the same; this is a race with an edit elsewhere
