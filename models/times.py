@@ -11,6 +11,27 @@ from sqlalchemy.types import TypeDecorator
 
 # The district's clock, for days and deadlines shown to people; everything stored is UTC.
 INDIA = ZoneInfo("Asia/Kolkata")
+# Every date a person enters (a form, a query string, a CSV cell) lies between these. The calendar
+# itself runs from year 1 to 9999, but a day at either end cannot be moved to India time or have a
+# week added (OverflowError), and none of the control room's work falls outside this range: such a
+# year is a typo.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+
+
+class DayOutOfRange(ValueError):
+    """A date a person entered outside FIRST_DAY..LAST_DAY."""
+
+    def __init__(self, day: date) -> None:
+        super().__init__(f"{day} is not between {FIRST_DAY} and {LAST_DAY}")
+        self.day = day
+
+
+def entered_day(day: date) -> date:
+    """day, if a person may enter it (see FIRST_DAY). :raise DayOutOfRange: a year like 1 or 9999."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise DayOutOfRange(day)
+    return day
 
 
 def utcnow() -> datetime:

@@ -13,7 +13,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from models.duty.roster import InvalidShift, add_shift, india_time, on_duty, remove_shift, roster
+from models.duty.roster import (
+    InvalidShift,
+    OverlappingShift,
+    add_shift,
+    india_time,
+    on_duty,
+    remove_shift,
+    roster,
+)
 from models.duty.tables import Duty, DutyShift
 from models.reference.loading import ImportFailed, load_csv
 from models.reference.tables import User
@@ -103,6 +111,40 @@ def test_it_keeps_started_shifts(session: Session, officers: dict[str, User]) ->
         )
 
 
+def test_it_refuses_a_shift_overlapping_the_same_persons_on_that_duty(
+    session: Session, officers: dict[str, User]
+) -> None:
+    now = india_time("2030-01-01 00:00")
+    shift(session, officers["cmho"], Duty.admission, "2030-01-10 08:00", "2099-12-31 23:00")
+    values: dict[str, Any] = {"user_id": officers["cmho"].id, "duty": Duty.admission, "now": now}
+    for starts, ends in [
+        ("2030-01-11 08:00", "2030-01-11 20:00"),  # inside the long one
+        ("2030-01-10 00:00", "2030-01-10 08:01"),  # its last minute overlaps
+    ]:
+        with pytest.raises(OverlappingShift, match="already has this duty"):
+            add_shift(session, **values, starts_at=india_time(starts), ends_at=india_time(ends))
+    session.rollback()
+    add_shift(
+        session, **values, starts_at=india_time("2030-01-09 20:00"), ends_at=india_time("2030-01-10 08:00")
+    )
+    other_duty = {**values, "duty": Duty.doctor}  # one person may hold both duties at once
+    add_shift(
+        session,
+        **other_duty,
+        starts_at=india_time("2030-01-11 08:00"),
+        ends_at=india_time("2030-01-11 20:00"),
+    )
+    someone_else = {**values, "user_id": officers["dfo"].id}  # two people on one duty: the later start wins
+    add_shift(
+        session,
+        **someone_else,
+        starts_at=india_time("2030-01-11 08:00"),
+        ends_at=india_time("2030-01-11 20:00"),
+    )
+    session.commit()
+    assert len(shifts(session)) == 4
+
+
 # The page.
 
 
@@ -189,6 +231,17 @@ def test_it_rejects_a_bad_shift(
     assert shifts(session) == []
 
 
+def test_it_refuses_an_overlapping_shift_on_the_page(
+    client: FlaskClient, session: Session, officers: dict[str, User]
+) -> None:
+    shift(session, officers["cmho"], Duty.admission, "2031-01-10 12:00", "2099-12-31 23:00")
+    login(client, "dm")
+    response = client.post("/duty", data=form_data(client, officers["cmho"]))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "already has this duty from 1/10/31, 12:00" in page
+    assert len(shifts(session)) == 1
+
+
 def test_it_needs_the_csrf_token(client: FlaskClient, session: Session, officers: dict[str, User]) -> None:
     login(client, "dm")
     data = form_data(client, officers["cmho"])
@@ -241,6 +294,7 @@ def test_it_loads_all_rows_or_none(session: Session, officers: dict[str, User]) 
         "bmo,doctor,10/01/2030 08:00,2030-01-10 20:00\n"
         "bmo,doctor,2030-01-10 20:00,2030-01-10 08:00\n"
         "bmo,doctor,,2030-01-10 08:00\n"
+        "cmho,admission,2030-01-10 12:00,2030-01-11 08:00\n"  # overlaps line 2
     )
     with pytest.raises(ImportFailed) as failed:
         load_csv(session, "duty", io.StringIO(text))
@@ -251,6 +305,7 @@ def test_it_loads_all_rows_or_none(session: Session, officers: dict[str, User]) 
         "line 6: '10/01/2030 08:00' is not a time like 2026-12-01 08:00",
         "line 7: a shift must end after it starts",
         "line 8: 'starts_at' is empty",
+        "line 9: 'cmho' already has this duty from 2030-01-10 08:00 to 2030-01-10 20:00 (India time)",
     ]
     assert shifts(session) == []
     with pytest.raises(ImportFailed, match="missing columns ends_at"):

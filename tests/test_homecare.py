@@ -142,13 +142,68 @@ def test_it_reports_each_bad_row_with_its_line_and_imports_nothing(
         "line 3: 'name' is empty",
         "line 4: invalid phone number '12345'",
         "line 5: unknown village 'Atlantis'",
-        "line 6: day is out of range for month",
+        "line 6: '31-02-2027' is not a date (DD-MM-YYYY or YYYY-MM-DD)",
         "line 7: 'isolation_end' is before 'isolation_start'",
         "line 8: no contact in the directory has the phone '9999999999'",
         "line 9: same health_id as line 2",
         "line 10: 'age' must be a number of years, not '130'",
     ]
     assert session.scalar(select(func.count()).select_from(Patient)) == before
+
+
+def test_it_refuses_a_health_id_longer_than_its_column(session: Session, district: dict[str, User]) -> None:
+    limit = Patient.__table__.c.health_id.type.length  # type: ignore[attr-defined]
+    csv_text = HEADER + (
+        f"{'H' * limit},Fits,30,M,9876543210,,Jayanagar,,,08-03-2027,,,\n"
+        f"{'H' * 200},Too Long,30,M,9876543211,,Jayanagar,,,08-03-2027,,,\n"
+    )
+    with pytest.raises(ImportFailed) as failed:
+        import_patient_rows(session, patient_csv_rows(io.StringIO(csv_text)))
+    session.rollback()
+    assert failed.value.report.errors == [f"line 3: 'health_id' is longer than {limit} characters"]
+    assert session.scalar(select(func.count()).select_from(Patient).where(Patient.name == "Fits")) == 0
+
+
+def test_it_refuses_a_patient_without_a_health_id_listed_twice(
+    session: Session, district: dict[str, User]
+) -> None:
+    csv_text = HEADER + (
+        ",Sunita Bai,30,F,9876543210,,Jayanagar,,,08-03-2027,,,\n"
+        ",SUNITA  bai,31,F,+91 98765 43210,,Jayanagar,,,08-03-2027,,,\n"  # the same person, written otherwise
+        ",Sunita Bai,30,F,9876543210,,Chando,,,08-03-2027,,,\n"  # another village: another person
+        ",Arjun Paikra,31,M,9425200003,,Chando,,,08-03-2027,,,\n"  # the demo's DEMO-3, in isolation
+        "H-5,Ravi Das,40,M,9876543212,,Chando,,,08-03-2027,,,\n"
+        ",Ravi Das,40,M,9876543212,,Chando,,,08-03-2027,,,\n"  # as the row above, less its health_id
+    )
+    with pytest.raises(ImportFailed) as failed:
+        import_patient_rows(session, patient_csv_rows(io.StringIO(csv_text)))
+    session.rollback()
+    assert failed.value.report.errors == [
+        "line 3: same name, phone and village as line 2, and no health_id",
+        "line 5: already in isolation with this name, phone and village, and no health_id",
+        "line 7: same name, phone and village as line 6, and no health_id",
+    ]
+    arjun = session.scalars(select(Patient).where(Patient.health_id == "DEMO-3")).one()
+    arjun.status = PatientStatus.discharged  # isolated again later: a new stay, not a duplicate
+    fixed = "".join(line + "\n" for i, line in enumerate(csv_text.splitlines()) if i not in (2, 6))
+    report = import_patient_rows(session, patient_csv_rows(io.StringIO(fixed)))
+    session.commit()
+    assert (report.created, report.updated) == (4, 0)
+    assert len(session.scalars(select(Patient).where(Patient.name == "Arjun Paikra")).all()) == 2
+
+
+def test_it_takes_indian_phone_numbers_only_in_any_digits(
+    session: Session, district: dict[str, User]
+) -> None:
+    foreign = HEADER + "F-1,Foreign,30,M,+1 415 555 0100,,Jayanagar,,,08-03-2027,,,\n"
+    with pytest.raises(ImportFailed) as failed:
+        import_patient_rows(session, patient_csv_rows(io.StringIO(foreign)))
+    session.rollback()
+    assert failed.value.report.errors == ["line 2: invalid phone number '+1 415 555 0100'"]
+    hindi = HEADER + "F-2,Hindi Digits,30,M,९८७६५ ४३२१०,,Jayanagar,,,08-03-2027,,,९४२५१ ००००१\n"
+    import_patient_rows(session, patient_csv_rows(io.StringIO(hindi)))
+    patient = session.scalars(select(Patient).where(Patient.health_id == "F-2")).one()
+    assert patient.phone == "+919876543210" and patient.mitanin is not None
 
 
 def test_it_refuses_a_file_without_the_needed_columns() -> None:

@@ -12,10 +12,17 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
-from wtforms import SelectChoice, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from models.advisories.sending import create_advisory, recipient_counts, recipients, tallies
+from models.advisories.sending import (
+    StaleReview,
+    create_advisory,
+    recipient_counts,
+    recipients,
+    review,
+    tallies,
+)
 from models.advisories.tables import Advisory, AdvisoryDelivery
 from models.config import LANGUAGES
 from models.homecare.tables import Patient
@@ -25,6 +32,7 @@ from notifications.sms import advisory_template_names, advisory_text
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.forms import FlaskForm
+from webapp.guards import row_id
 from webapp.labels import localized
 
 bp = Blueprint("advisories", __name__)
@@ -40,9 +48,12 @@ class AdvisoryForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=TITLE_MAX)])
     body = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=BODY_MAX)])
     language = SelectField(_l("Language of the message"), choices=LANGUAGE_CHOICES)
-    village = SelectField(_l("Send to"), coerce=int, validate_choice=True)  # 0: every village
+    village = SelectField(_l("Send to"), coerce=row_id, validate_choice=True)  # 0: every village
     review = SubmitField(_l("Review"))
     send = SubmitField(_l("Send now"))
+    # The key of the reviewed advisory (models/advisories/sending.review): Send writes exactly the
+    # recipients that were shown, or nothing if the text or the list has changed since.
+    reviewed = HiddenField(validators=[Length(max=64)])
 
     recipients = 0  # set by validate_village
 
@@ -106,28 +117,44 @@ def new() -> Any:
         return render_new(form, 400)
     if not form.validate():
         return render_new(form, 400)
-    if not form.send.data:  # "Review": show who will receive it, with the Send button
-        return render_new(form, 200, review=True)
     db = get_session()
-    advisory = create_advisory(
-        db,
-        title=form.title.data or "",
-        body=form.body.data or "",
-        language=form.language.data or "hi",
-        village_id=form.village.data or None,
-        by=current_user,
-        now=datetime.now(UTC),
-    )
-    db.commit()
-    flash(
-        ngettext(
-            "Advisory saved: it is being sent to %(num)d patient.",
-            "Advisory saved: it is being sent to %(num)d patients.",
-            form.recipients,
-        ),
-        "success",
-    )
-    return redirect(url_for("advisories.view", advisory_id=advisory.id))
+    draft = {
+        "title": form.title.data or "",
+        "body": form.body.data or "",
+        "language": form.language.data or "hi",
+        "village_id": form.village.data or None,
+    }
+    status = 200  # "Review": show who will receive it, with the Send button
+    if form.send.data and not form.reviewed.data:
+        flash(_("Check who receives this advisory, then send it."), "error")
+        status = 400
+    elif form.send.data:
+        try:
+            advisory = create_advisory(
+                db, **draft, reviewed=form.reviewed.data or "", by=current_user, now=datetime.now(UTC)
+            )
+        except (StaleReview, ValueError):
+            db.rollback()
+            changed = _(
+                "The message or its recipients changed since you reviewed them; nothing was sent. "
+                "Check them again, then send."
+            )
+            flash(changed, "error")
+            status = 409
+        else:
+            db.commit()
+            flash(
+                ngettext(
+                    "Advisory saved: it is being sent to %(num)d patient.",
+                    "Advisory saved: it is being sent to %(num)d patients.",
+                    tallies(db, [advisory.id])[advisory.id].total,
+                ),
+                "success",
+            )
+            return redirect(url_for("advisories.view", advisory_id=advisory.id))
+    shown = review(db, **draft)
+    form.recipients, form.reviewed.data = len(shown.patients), shown.key
+    return render_new(form, status, review=True)
 
 
 def prefill(form: AdvisoryForm) -> None:
@@ -139,7 +166,7 @@ def prefill(form: AdvisoryForm) -> None:
             form.title.data, form.body.data = advisory_text(name, form.language.data)
         except KeyError:
             abort(404, _("There is no starting text called %(name)s.", name=name))
-    form.village.data = request.args.get("village", 0, type=int)
+    form.village.data = request.args.get("village", 0, type=row_id)
 
 
 def render_new(form: AdvisoryForm, status: int, review: bool = False) -> tuple[str, int]:

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from models import spreadsheet
 from models.cases.lifecycle import WAITING_ON, State, Step
 from models.cases.listing import (
     CaseFilter,
@@ -30,7 +31,7 @@ from models.oversight.audit import record
 from models.oversight.report import daily_report
 from models.oversight.tables import AuditEntry
 from models.reference.tables import Block, Category, Role, User
-from models.times import INDIA, db_time
+from models.times import FIRST_DAY, INDIA, LAST_DAY, DayOutOfRange, db_time
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.labels import PRIORITY_LABELS, STATE_LABELS, clock_label, localized, waited
@@ -62,6 +63,7 @@ REASONS = {
     "flag": _l("%(field)s: “%(value)s” should be 1 or 0."),
     "long": _l("%(field)s: the text is too long."),
     "range": _l("%(field)s: the date is before the “from” date."),
+    "day_range": _l("%(field)s: “%(value)s” is not between %(first)s and %(last)s."),
 }
 STEP_LABELS = {Step.dm: _l("The DM"), Step.officer: _l("The officer"), Step.collector: _l("The Collector")}
 AUDIT_ACTIONS = {
@@ -69,7 +71,14 @@ AUDIT_ACTIONS = {
     "list": _l("Listed cases"),
     "export": _l("Exported cases"),
     "report": _l("Opened the daily report"),
+    "login": _l("Signed in"),
+    "login-failed": _l("Failed sign-in"),
+    "logout": _l("Signed out"),
+    "password": _l("Changed their password"),
+    "sign-out-everywhere": _l("Signed a user out everywhere"),
 }
+# Actions whose target is a name or an address, not something to open again.
+NO_LINK = {"login", "login-failed", "logout", "password", "sign-out-everywhere"}
 SORT_LABELS = {
     "": _l("Open cases first, longest waiting first"),
     "opened": _l("Opened, oldest first"),
@@ -109,7 +118,10 @@ def audited(action: str, target: str) -> None:
 
 
 def error_messages(errors: list[FilterError]) -> list[str]:
-    return [str(REASONS[e.code] % {"field": PARAM_LABELS[e.param], "value": e.value}) for e in errors]
+    bounds = {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()}
+    return [
+        str(REASONS[e.code] % {"field": PARAM_LABELS[e.param], "value": e.value, **bounds}) for e in errors
+    ]
 
 
 def filter_choices(viewer: User) -> dict[str, Any]:
@@ -209,26 +221,25 @@ def csv_chunks(
     writer.writerow(EXPORT_COLUMNS)
     for count, row in enumerate(rows, 1):
         step = WAITING_ON.get(State(row.state))
-        writer.writerow(
-            (
-                row.number,
-                india(row.created_at),
-                states.get(row.state, row.state),
-                step.value if step else "",
-                row.category,
-                row.block or "",
-                row.village,
-                cell(row.caller_name),
-                row.phone,
-                priorities.get(row.priority, row.priority),
-                row.officer or "",
-                india(row.due_at),
-                "yes" if overdue(row.state, row.due_at, now) else "no",
-                india(row.resolved_at),
-                india(row.closed_at),
-                cell(row.description),
-            )
+        values = (
+            row.number,
+            india(row.created_at),
+            states.get(row.state, row.state),
+            step.value if step else "",
+            row.category,
+            row.block or "",
+            row.village,
+            row.caller_name,
+            row.phone,
+            priorities.get(row.priority, row.priority),
+            row.officer or "",
+            india(row.due_at),
+            "yes" if overdue(row.state, row.due_at, now) else "no",
+            india(row.resolved_at),
+            india(row.closed_at),
+            row.description,
         )
+        writer.writerow(spreadsheet.row(values))  # every cell inert: names and text are typed by callers
         if count % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -243,11 +254,6 @@ def india(moment: datetime | None) -> str:
     return (db_time(moment) + INDIA_OFFSET).isoformat(" ", "minutes")
 
 
-def cell(text: str) -> str:
-    """A caller's text made inert: a spreadsheet runs a cell starting with = + - @ as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.route("/reports/daily")
 @roles_required(Role.collector, Role.dm, Role.admin)
 def daily() -> Any:
@@ -257,6 +263,12 @@ def daily() -> Any:
     raw = request.args.get("date", "").strip()
     try:
         day = parse_day(raw) if raw else today
+    except DayOutOfRange as exc:
+        day = exc.day  # the year 9999 is "not yet" like any other future day
+        if day < FIRST_DAY:
+            first = FIRST_DAY.isoformat()
+            error = _l("There is no report for %(day)s: choose a day from %(first)s.", day=raw, first=first)
+            return render_template("caselist/report.html", report=None, error=error, today=today), 400
     except ValueError:
         error = _l("“%(value)s” is not a date; write it as YYYY-MM-DD.", value=raw)
         return render_template("caselist/report.html", report=None, error=error, today=today), 400
@@ -307,7 +319,9 @@ def audit_log() -> Any:
 
 
 def audit_link(entry: AuditEntry) -> str:
-    """Where an audit entry's target can be seen again."""
+    """Where an audit entry's target can be seen again ("" for sign-ins)."""
+    if entry.action in NO_LINK:
+        return ""
     if entry.action == "view":
         return url_for("cases.view", number=entry.target)
     if entry.action == "report":

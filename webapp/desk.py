@@ -19,6 +19,7 @@ from models.reference.villages import find_villages
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.forms import CALL_KIND_LABELS, CallForm, ContactImportForm, IntakeForm
+from webapp.guards import row_id
 from webapp.labels import localized
 from webapp.uploads import read_csv_upload, upload_page
 
@@ -109,7 +110,7 @@ def call_for_intake(form: IntakeForm) -> Call | None:
 
     :raise 404: no such call. :raise 403: another operator's call.
     """
-    call_id = form.call.data if form.is_submitted() else request.args.get("call", type=int)
+    call_id = form.call.data if form.is_submitted() else request.args.get("call", type=row_id)
     if not call_id:
         return None
     call = get_session().get(Call, call_id)
@@ -132,7 +133,7 @@ def directory() -> str:
     """Field contacts by village, name or phone (?q=), or all of one village (?village=<id>)."""
     db = get_session()
     typed = request.args.get("q", "")[:100]
-    village = db.get(Village, request.args.get("village", type=int) or 0)
+    village = db.get(Village, request.args.get("village", type=row_id) or 0)
     contacts = search_contacts(db, typed, village_id=village.id if village else None)
     template = "desk/_contacts.html" if request.args.get("partial") else "desk/directory.html"
     return render_template(template, contacts=contacts, q=typed, village=village)

@@ -6,19 +6,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from wtforms import DateTimeLocalField, SelectChoice, SelectField
 from wtforms.validators import InputRequired, ValidationError
 
-from models.duty.roster import InvalidShift, add_shift, eligible, remove_shift, roster
+from models.duty.roster import InvalidShift, OverlappingShift, add_shift, eligible, remove_shift, roster
 from models.duty.tables import Duty
 from models.reference.tables import Role
 from models.times import from_india
 from webapp.auth import roles_required
 from webapp.db import get_session
-from webapp.forms import EmptyForm, FlaskForm
+from webapp.forms import EmptyForm, FlaskForm, entered_date
+from webapp.guards import row_id
 
 bp = Blueprint("duty", __name__)
 KEEPERS = (Role.dm, Role.admin)  # who draws up the roster
@@ -28,10 +30,10 @@ DUTY_LABELS = {Duty.admission: _l("Hospital admissions"), Duty.doctor: _l("Duty 
 class ShiftForm(FlaskForm):
     """A shift, its times in India time as typed."""
 
-    user = SelectField(_l("Officer"), coerce=int, validate_choice=True)
+    user = SelectField(_l("Officer"), coerce=row_id, validate_choice=True)
     duty = SelectField(_l("Duty"), choices=[SelectChoice(d, label) for d, label in DUTY_LABELS.items()])
-    starts_at = DateTimeLocalField(_l("From"), validators=[InputRequired()])
-    ends_at = DateTimeLocalField(_l("Until"), validators=[InputRequired()])
+    starts_at = DateTimeLocalField(_l("From"), validators=[InputRequired(), entered_date])
+    ends_at = DateTimeLocalField(_l("Until"), validators=[InputRequired(), entered_date])
 
     def validate_ends_at(self, field: DateTimeLocalField) -> None:
         if self.starts_at.data and field.data and field.data <= self.starts_at.data:
@@ -86,6 +88,16 @@ def add() -> Any:
             ends_at=from_india(form.ends_at.data),  # type: ignore[arg-type]
             now=datetime.now(UTC),
         )
+    except OverlappingShift as exc:  # checked here alone: it takes the other shifts, read with a lock
+        db.rollback()
+        clash = _(
+            "%(name)s already has this duty from %(start)s to %(end)s.",
+            name=exc.user.name,
+            start=format_datetime(exc.shift.starts_at, "short"),
+            end=format_datetime(exc.shift.ends_at, "short"),
+        )
+        form.ends_at.errors.append(clash)  # type: ignore[union-attr]
+        return render_roster(form, 400)
     except InvalidShift as exc:  # the form checks the same; this is a race with an edit elsewhere
         db.rollback()
         form.user.errors.append(str(exc))  # type: ignore[union-attr]

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
 
 from flask_babel import get_translations, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from markupsafe import Markup, escape
 from wtforms import (
+    Field,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -20,14 +24,16 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation, ValidationError
 from wtforms.widgets import HiddenInput
 
 from models.config import LANGUAGES
 from models.normalize import e164
 from models.reference.tables import Village
 from models.reference.villages import AmbiguousVillage, UnknownVillage, resolve_village
+from models.times import FIRST_DAY, LAST_DAY, DayOutOfRange, entered_day
 from webapp.db import get_session
+from webapp.guards import BAD_FORM_MESSAGE, row_id
 from webapp.labels import localized
 
 TEXT_MAX = 2000
@@ -48,6 +54,48 @@ class FlaskForm(_FlaskForm):
     class Meta:
         def get_translations(self, form: object) -> AppTranslations:
             return AppTranslations()
+
+    def hidden_tag(self, *fields: Any) -> Markup:
+        """The hidden fields; and, when one of them was refused, why (a person cannot see or fix them)."""
+        tags = super().hidden_tag(*fields)
+        # The CSRF token is not among them: CSRFProtect refuses a bad one before the view, with its own page.
+        refused = [
+            f for f in self if isinstance(f.widget, HiddenInput) and f.errors and f.type != "CSRFTokenField"
+        ]
+        if not refused:
+            return tags
+        message = Markup('<ul class="errors" role="alert"><li>%s</li></ul>') % escape(str(BAD_FORM_MESSAGE))
+        return tags + message
+
+
+class IdField(IntegerField):
+    """A row id or version in a hidden field: 0 to ID_MAX, so it can reach the database."""
+
+    widget = HiddenInput()
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if valuelist:
+            try:
+                self.data = row_id(str(valuelist[0]).strip())
+            except ValueError:
+                self.data = None
+                raise ValueError(self.gettext("Not a valid integer value.")) from None
+
+
+def entered_date(form: object, field: Field) -> None:
+    """A date (or date and time) a person may enter: FIRST_DAY to LAST_DAY.
+
+    It stops the field's other checks, which may move the value to UTC (and overflow at year 1).
+    """
+    value = field.data
+    if not isinstance(value, date):
+        return
+    try:
+        entered_day(value.date() if isinstance(value, datetime) else value)
+    except DayOutOfRange:
+        first, last = FIRST_DAY.isoformat(), LAST_DAY.isoformat()
+        message = gettext("Enter a date between %(first)s and %(last)s.", first=first, last=last)
+        raise StopValidation(message) from None
 
 
 def _wtforms_messages() -> None:
@@ -80,13 +128,13 @@ class IntakeForm(FlaskForm):
     token = HiddenField(validators=[DataRequired(), Length(max=64)])
     caller_name = StringField(_l("Caller's name"), validators=[DataRequired(), Length(max=120)])
     phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=20)])
-    village = SelectField(_l("Village"), coerce=int, validate_choice=True)
-    category = SelectField(_l("Category"), coerce=int, validate_choice=True)
+    village = SelectField(_l("Village"), coerce=row_id, validate_choice=True)
+    category = SelectField(_l("Category"), coerce=row_id, validate_choice=True)
     priority = SelectField(
         _l("Priority"), choices=[SelectChoice("normal", _l("Normal")), SelectChoice("urgent", _l("Urgent"))]
     )
     description = TextAreaField(_l("Complaint"), validators=[DataRequired(), Length(max=DESCRIPTION_MAX)])
-    call = IntegerField(widget=HiddenInput(), validators=[Optional()])  # the logged call it came from
+    call = IdField(validators=[Optional()])  # the logged call it came from
     # Pressed after the offer to reopen the caller's recently closed case instead.
     new_anyway = SubmitField(_l("Open a new case anyway"))
 
@@ -100,11 +148,11 @@ class IntakeForm(FlaskForm):
 class DecisionForm(FlaskForm):
     """Base of every decision: the case version the user saw."""
 
-    version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    version = IdField(validators=[InputRequired()])
 
 
 class AssignForm(DecisionForm):
-    officer = SelectField(_l("Officer"), coerce=int, validate_choice=True)
+    officer = SelectField(_l("Officer"), coerce=row_id, validate_choice=True)
     text = TextAreaField(_l("Instruction (optional)"), validators=[Length(max=TEXT_MAX)])
 
 
@@ -146,11 +194,11 @@ class EmergencyForm(FlaskForm):
     token = HiddenField(validators=[DataRequired(), Length(max=64)])
     caller_name = StringField(_l("Patient's or caller's name"), validators=[DataRequired(), Length(max=120)])
     phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=20)])
-    village = SelectField(_l("Village"), coerce=int, validate_choice=True)
+    village = SelectField(_l("Village"), coerce=row_id, validate_choice=True)
     description = TextAreaField(
         _l("What is happening"), validators=[DataRequired(), Length(max=DESCRIPTION_MAX)]
     )
-    call = IntegerField(widget=HiddenInput(), validators=[Optional()])  # the logged call it came from
+    call = IdField(validators=[Optional()])  # the logged call it came from
 
     def validate_phone(self, field: StringField) -> None:
         try:

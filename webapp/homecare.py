@@ -51,6 +51,7 @@ from models.reference.villages import by_block
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.forms import TEXT_MAX, EmptyForm, FlaskForm
+from webapp.guards import page_number, row_id
 from webapp.labels import localized
 from webapp.trend import trend_charts
 from webapp.uploads import read_csv_upload, upload_page
@@ -143,10 +144,10 @@ def get_call(call_id: int) -> FollowUp:
 def register() -> str:
     db = get_session()
     text = request.args.get("q", "")[:100]
-    village_id = request.args.get("village", type=int)
+    village_id = request.args.get("village", type=row_id)
     status = request.args.get("status", "")
     status = status if status in PATIENT_STATUS else ""
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = request.args.get("page", 1, type=page_number)
     patients, total = find_patients(db, text, village_id, status or None, page, PER_PAGE)
     villages = by_block(db)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)

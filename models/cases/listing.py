@@ -16,7 +16,7 @@ from models.cases.lifecycle import WAITING_ON, State, Step
 from models.cases.search import matches_text
 from models.cases.tables import Case
 from models.reference.tables import Block, Category, Role, User, Village
-from models.times import day_start
+from models.times import FIRST_DAY, LAST_DAY, DayOutOfRange, day_start, entered_day
 
 OPEN_STATES = tuple(WAITING_ON)
 STATE_OF_STEP = {step: state for state, step in WAITING_ON.items()}
@@ -39,6 +39,7 @@ REASONS = {
     "flag": "use 1 or 0",
     "long": f"longer than {TEXT_MAX} characters",
     "range": "before the 'from' date",
+    "day_range": f"not between {FIRST_DAY} and {LAST_DAY}",
 }
 
 
@@ -83,6 +84,8 @@ class CaseFilter:
                 return
             try:
                 values[name] = parse(raw)
+            except DayOutOfRange:
+                errors.append(FilterError(param, raw, "day_range"))
             except ValueError:
                 errors.append(FilterError(param, raw, code))
 
@@ -176,10 +179,11 @@ def _bounded(value: str, most: int) -> int:
 
 
 def parse_day(value: str) -> date:
-    """A YYYY-MM-DD date. :raise ValueError: any other form, or no such day."""
+    """A YYYY-MM-DD date. :raise DayOutOfRange: a year like 1 or 9999. :raise ValueError: any other
+    form, or no such day."""
     if not DATE.fullmatch(value):
         raise ValueError(value)
-    return date.fromisoformat(value)
+    return entered_day(date.fromisoformat(value))
 
 
 def visible(viewer: User) -> ColumnElement[bool]:

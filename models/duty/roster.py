@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from models.duty.tables import Duty, DutyShift
 from models.reference.tables import Role, User
-from models.times import aware, from_india
+from models.times import INDIA, DayOutOfRange, aware, entered_day, from_india
 
 # Emergencies are assigned to the admission officer as cases, and only officers act on
 # their cases (models/cases/decisions.may_act): so both duties are held by officers.
@@ -22,10 +22,24 @@ class InvalidShift(ValueError):
     """A shift that cannot be on the roster (the message says why)."""
 
 
+class OverlappingShift(InvalidShift):
+    """The person already has a shift on this duty at some of these times."""
+
+    def __init__(self, user: User, shift: DutyShift) -> None:
+        self.user, self.shift = user, shift
+        start, end = (
+            f"{aware(t).astimezone(INDIA):{INDIA_FORMAT}}" for t in (shift.starts_at, shift.ends_at)
+        )
+        super().__init__(f"'{user.username}' already has this duty from {start} to {end} (India time)")
+
+
 def india_time(text: str) -> datetime:
     """ "2026-12-01 08:00", India time, as an aware UTC datetime. :raise InvalidShift: not that form."""
     try:
         moment = datetime.strptime(text.strip(), INDIA_FORMAT)
+        entered_day(moment.date())  # year 1 cannot be moved to UTC: refused like a typo
+    except DayOutOfRange as exc:
+        raise InvalidShift(f"'{text.strip()}': {exc}") from None
     except ValueError:
         raise InvalidShift(f"'{text.strip()}' is not a time like 2026-12-01 08:00") from None
     return from_india(moment)
@@ -53,13 +67,43 @@ def check_shift(user: User | None, duty: str, starts_at: datetime, ends_at: date
     return user
 
 
+def overlapping(
+    session: Session, user: User, duty: str, starts_at: datetime, ends_at: datetime
+) -> DutyShift | None:
+    """The person's earliest shift on `duty` sharing some time with starts_at..ends_at, if any.
+
+    Two people may overlap on one duty (the later start holds it) and one person may hold both
+    duties at once (a small district's CMHO); one person twice on one duty is only a mistake.
+    """
+    return session.scalar(
+        select(DutyShift)
+        .where(
+            DutyShift.user_id == user.id,
+            DutyShift.duty == duty,
+            DutyShift.starts_at < ends_at,
+            DutyShift.ends_at > starts_at,
+        )
+        .order_by(DutyShift.starts_at, DutyShift.id)
+        .limit(1)
+    )
+
+
 def add_shift(
     session: Session, *, user_id: int, duty: str, starts_at: datetime, ends_at: datetime, now: datetime
 ) -> DutyShift:
-    """Put a shift on the roster. :raise InvalidShift: see check_shift, or it has already ended."""
-    check_shift(session.get(User, user_id), duty, starts_at, ends_at)
+    """Put a shift on the roster.
+
+    :raise InvalidShift: see check_shift, or it has already ended.
+    :raise OverlappingShift: the person has a shift on this duty at some of these times.
+    """
+    # The user's row locked (PostgreSQL): two keepers adding shifts for one person at once take
+    # turns, so the second sees the first's shift and is refused if they overlap.
+    user = check_shift(session.get(User, user_id, with_for_update=True), duty, starts_at, ends_at)
     if aware(ends_at) <= aware(now):
         raise InvalidShift("this shift has already ended")
+    clash = overlapping(session, user, duty, starts_at, ends_at)
+    if clash is not None:
+        raise OverlappingShift(user, clash)
     shift = DutyShift(user_id=user_id, duty=duty, starts_at=starts_at, ends_at=ends_at, created_at=now)
     session.add(shift)
     session.flush()

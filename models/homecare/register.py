@@ -23,10 +23,11 @@ from models.homecare.tables import (
     Patient,
     PatientStatus,
 )
-from models.normalize import e164
+from models.normalize import e164, search_key
 from models.reference.loading import ImportFailed, ImportReport, filled_rows
 from models.reference.tables import Village
 from models.reference.villages import VillageIndex
+from models.times import FIRST_DAY, LAST_DAY, DayOutOfRange, entered_day
 
 ISOLATION_DAYS = 7  # the planned end when the list gives none (home isolation guidance)
 CHUNK = 500  # rows per executemany, and per progress report
@@ -37,19 +38,27 @@ COLUMNS = (
 REQUIRED = ("name", "phone", "isolation_start")
 SEXES = {"": "", "m": "M", "male": "M", "पुरुष": "M", "f": "F", "female": "F", "महिला": "F", "o": "O"}
 SEXES |= {"other": "O", "अन्य": "O"}
+# Lengths as the table declares them: PostgreSQL refuses a longer value (a failed import), SQLite keeps it.
+HEALTH_ID_MAX: int = Patient.__table__.c.health_id.type.length  # type: ignore[attr-defined]
+NAME_MAX: int = Patient.__table__.c.name.type.length  # type: ignore[attr-defined]
 DATE = re.compile(
     r"^(?:(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<Y>\d{4})|(?P<y>\d{4})-(?P<mo>\d{2})-(?P<da>\d{2}))$"
 )
 
 
 def parse_date(raw: str) -> date:
-    """DD-MM-YYYY (also with / or .) or YYYY-MM-DD. :raise ValueError: anything else."""
+    """DD-MM-YYYY (also with / or .) or YYYY-MM-DD, from FIRST_DAY to LAST_DAY. :raise ValueError: else."""
     match = DATE.match(raw.strip())
     if match is None:
         raise ValueError(f"'{raw}' is not a date (DD-MM-YYYY or YYYY-MM-DD)")
-    if match["y"]:
-        return date(int(match["y"]), int(match["mo"]), int(match["da"]))
-    return date(int(match["Y"]), int(match["m"]), int(match["d"]))
+    try:
+        if match["y"]:
+            return entered_day(date(int(match["y"]), int(match["mo"]), int(match["da"])))
+        return entered_day(date(int(match["Y"]), int(match["m"]), int(match["d"])))
+    except DayOutOfRange:
+        raise ValueError(f"'{raw}' is not between {FIRST_DAY:%d-%m-%Y} and {LAST_DAY:%d-%m-%Y}") from None
+    except ValueError:  # no such day, like 30-02-2026
+        raise ValueError(f"'{raw}' is not a date (DD-MM-YYYY or YYYY-MM-DD)") from None
 
 
 @dataclass(frozen=True)
@@ -90,8 +99,10 @@ def _check_row(
         phone = e164(cells["phone"])
     except ValueError:
         raise ValueError(f"invalid phone number '{cells['phone']}'") from None
-    if len(cells["name"]) > 120:
-        raise ValueError("'name' is longer than 120 characters")
+    if len(cells["health_id"]) > HEALTH_ID_MAX:
+        raise ValueError(f"'health_id' is longer than {HEALTH_ID_MAX} characters")
+    if len(cells["name"]) > NAME_MAX:
+        raise ValueError(f"'name' is longer than {NAME_MAX} characters")
     age = None
     if cells["age"]:
         if not cells["age"].isdigit() or not 0 <= int(cells["age"]) <= 120:
@@ -127,11 +138,29 @@ def _check_row(
     }
 
 
+def _identity(name: str, phone: str, village_id: int) -> tuple[str, str, int]:
+    """Who a patient without a health_id is: the same name (as searched), phone and village."""
+    return search_key(name), phone, village_id
+
+
 def check_patient_rows(session: Session, rows: Iterable[dict[str, str]]) -> list[PatientRow]:
-    """Check every row without writing. :raise ImportFailed: the bad rows, each with its line."""
+    """Check every row without writing. :raise ImportFailed: the bad rows, each with its line.
+
+    A row without a health_id cannot update anyone, so one naming a patient already in isolation
+    (or an earlier row) would list that person twice, with two calls a day: it is refused instead.
+    """
     villages, mitanins = VillageIndex(session), _Mitanins(session)
     village_ids = set(session.scalars(select(Village.id)))
+    isolating = {
+        _identity(*row)
+        for row in session.execute(
+            select(Patient.name, Patient.phone, Patient.village_id).where(
+                Patient.status == PatientStatus.isolating
+            )
+        )
+    }
     report, checked, seen = ImportReport(), [], {}
+    people: dict[tuple[str, str, int], int] = {}  # each row's identity: its first line
     for line, cells in filled_rows(rows, COLUMNS, REQUIRED, report):
         try:
             values = _check_row(cells, villages, village_ids, mitanins)
@@ -139,11 +168,23 @@ def check_patient_rows(session: Session, rows: Iterable[dict[str, str]]) -> list
             report.errors.append(f"line {line}: {exc}")
             continue
         health_id = cells["health_id"] or None
+        identity = _identity(values["name"], values["phone"], values["village_id"])
         if health_id is not None:
             if health_id in seen:
                 report.errors.append(f"line {line}: same health_id as line {seen[health_id]}")
                 continue
             seen[health_id] = line
+        elif identity in people:
+            report.errors.append(
+                f"line {line}: same name, phone and village as line {people[identity]}, and no health_id"
+            )
+            continue
+        elif identity in isolating:
+            report.errors.append(
+                f"line {line}: already in isolation with this name, phone and village, and no health_id"
+            )
+            continue
+        people.setdefault(identity, line)
         checked.append(PatientRow(line, health_id, values))
     if report.errors:
         raise ImportFailed(report)

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from models.cases.lifecycle import Step
 from models.config import LANGUAGES
-from models.duty.roster import check_shift, india_time
+from models.duty.roster import OverlappingShift, check_shift, india_time, overlapping
 from models.duty.tables import DutyShift
+from models.normalize import e164
 from models.oversight.tables import Audience, EscalationRung
 from models.reference.tables import Block, Category, Department, Role, User, Village
 
@@ -37,11 +38,23 @@ def filled_rows(
     """(line, stripped cells) of each row; a row with an empty required cell goes to report.errors."""
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         cells = {k: (row.get(k) or "").strip() for k in columns}
-        problems = [f"'{n}' is empty" for n in required if not cells[n]]
+        problems = [f"'{n}' is empty" for n in required if not cells[n]] + _unstorable(cells)
         if problems:
             report.errors.append(f"line {line}: {', '.join(problems)}")
             continue
         yield line, cells
+
+
+NUL = "\x00"
+
+
+def _unstorable(row: dict[str, str]) -> list[str]:
+    """Cells holding a NUL (a binary file's bytes, a broken export): no text column can keep one."""
+    return [
+        f"'{name}' holds a NUL character, which cannot be saved"
+        for name, v in row.items()
+        if NUL in (v or "")
+    ]
 
 
 def _required(row: dict[str, str], *names: str) -> list[str]:
@@ -136,6 +149,14 @@ def _rung(session: Session, row: dict[str, str]) -> str | None:
     return "updated"
 
 
+def _phone(typed: str) -> str:
+    """An officer's phone as E.164 (the roster shows it as a tel: link), or "" when none is given."""
+    try:
+        return e164(typed) if typed else ""
+    except ValueError:
+        raise ValueError(f"invalid phone number '{typed}'") from None
+
+
 def _officer(session: Session, row: dict[str, str]) -> str | None:
     dept = session.scalar(select(Department).where(Department.code == row["department"].strip()))
     if dept is None:
@@ -147,7 +168,7 @@ def _officer(session: Session, row: dict[str, str]) -> str | None:
         name=row["name"].strip(),
         department_id=dept.id,
         designation=(row.get("designation") or "").strip(),
-        phone=(row.get("phone") or "").strip(),
+        phone=_phone((row.get("phone") or "").strip()),
         notify_urls="\n".join(u.strip() for u in (row.get("notify_urls") or "").split() if u.strip()),
         language=language,
     )
@@ -178,6 +199,9 @@ def _shift(session: Session, row: dict[str, str]) -> str | None:
     )
     if session.scalar(same) is not None:
         return "updated"  # the same file loaded again adds nothing
+    clash = overlapping(session, user, duty, starts_at, ends_at)
+    if clash is not None:
+        raise OverlappingShift(user, clash)
     session.add(DutyShift(user_id=user.id, duty=duty, starts_at=starts_at, ends_at=ends_at))
     return "created"
 
@@ -197,7 +221,7 @@ def load_rows(session: Session, kind: str, rows: Iterable[dict[str, str]]) -> Im
     required, loader = LOADERS[kind]
     report = ImportReport()
     for line, row in enumerate(rows, start=2):  # line 1 is the header
-        problems = _required(row, *required)
+        problems = _required(row, *required) + _unstorable(row)
         if problems:
             report.errors.append(f"line {line}: {', '.join(problems)}")
             continue
