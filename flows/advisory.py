@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from prefect import flow, get_run_logger, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from models.advisories.sending import plan_advisory
+from models.advisories.sending import planned_deliveries
 from models.config import Settings
 from models.db import get_sessionmaker
 from notifications.sms import send_advisory_delivery, settle
@@ -22,10 +22,10 @@ class MessageFailed(RuntimeError):
 
 
 @task
-def plan_recipients(advisory_id: int) -> list[int]:
-    """One delivery row per patient in isolation (in the advisory's village, if it has one)."""
+def list_recipients(advisory_id: int) -> list[int]:
+    """The advisory's delivery rows, frozen when the sender confirmed the reviewed list."""
     with get_sessionmaker(Settings.from_env().database_url).begin() as session:
-        return plan_advisory(session, advisory_id)
+        return planned_deliveries(session, advisory_id)
 
 
 @task(retries=3, retry_delay_seconds=[10, 30, 60])
@@ -53,14 +53,15 @@ def mark_sent(advisory_id: int) -> None:
 def send_advisory(advisory_id: int) -> dict[str, int]:
     """Send an advisory to each of its recipients.
 
-    1. plan_recipients: a delivery row for each patient, written before anything is sent.
+    1. list_recipients: the delivery rows written with the advisory, one per patient the sender
+       reviewed; a patient who came into isolation since gets nothing from this advisory.
     2. send_message: each row, in parallel, with retries; one bad phone fails its own task
        and is shown on the advisory's page, not the whole run.
     3. mark_sent: the advisory's sent_at, once every message is sent or given up; a message
        still failing is the send-retries flow's (flows/retries.py), and its last one sets it.
     """
     logger = get_run_logger()
-    ids = plan_recipients(advisory_id)
+    ids = list_recipients(advisory_id)
     futures = send_message.map(ids)
     futures.wait()
     failed = [i for i, f in zip(ids, futures, strict=True) if not f.state.is_completed()]

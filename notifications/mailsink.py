@@ -6,12 +6,15 @@ import argparse
 import mailbox
 import signal
 import threading
+from collections.abc import Iterable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from apprise import Apprise
+from apprise.plugins.email import NotifyEmail
 
 
 class MaildirHandler:
@@ -47,6 +50,22 @@ def read_messages(path: str | Path) -> list[EmailMessage]:
 def body_text(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain", "html"))
     return part.get_content() if part is not None else ""
+
+
+def mail_addresses(urls: Iterable[str]) -> set[str]:
+    """The addresses these Apprise URLs mail to, lower-cased (URLs of other kinds give none)."""
+    found = set()
+    for url in urls:
+        plugin = Apprise.instantiate(url)
+        if isinstance(plugin, NotifyEmail):
+            found.update(address.lower() for _name, address in plugin.targets)
+    return found
+
+
+def recipients(message: EmailMessage) -> set[str]:
+    """Whom the sink received a message for (its envelope), lower-cased."""
+    envelope = message.get("X-Envelope-To") or message.get("To", "")
+    return {address.strip().lower() for address in str(envelope).split(",") if address.strip()}
 
 
 def start(path: str | Path, host: str = "127.0.0.1", port: int = 8025) -> Controller:

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models.advisories.sending import create_advisory, plan_advisory, tallies
+from models.advisories.sending import StaleReview, create_advisory, planned_deliveries, review, tallies
 from models.advisories.tables import Advisory, AdvisoryDelivery
 from models.config import Settings
 from models.db import get_sessionmaker
@@ -23,11 +23,12 @@ from models.outbox import Outbox
 from models.reference.tables import User, Village
 from notifications.mailsink import body_text, read_messages, start
 from notifications.sms import advisory_template_names, advisory_text, send_advisory_delivery
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, hidden, login
 from tests.helpers import free_port
 from webapp import create_app
 
 CAPTURED: list[dict[str, Any]] = []
+NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
 
 @notify(on="smscapture")
@@ -111,7 +112,8 @@ def advise(session: Session, by: User, village_name: str | None = None, **overri
         "now": datetime.now(UTC),
     }
     values.update(overrides)
-    advisory = create_advisory(session, **values)
+    draft = {k: values[k] for k in ("title", "body", "language", "village_id")}
+    advisory = create_advisory(session, **values, reviewed=review(session, **draft).key)
     session.commit()
     return advisory
 
@@ -127,7 +129,6 @@ def phones(session: Session, ids: list[int]) -> list[str]:
         (None, ["+919425210001", "+919425210002", "+919425210003"]),
         ("Chando", ["+919425210001", "+919425210002"]),
         ("Sawaraon", ["+919425210003"]),
-        ("Kharsura", []),
     ],
 )
 def test_it_sends_to_patients_in_isolation_in_the_village_or_all(
@@ -138,43 +139,64 @@ def test_it_sends_to_patients_in_isolation_in_the_village_or_all(
     expected: list[str],
 ) -> None:
     advisory = advise(session, district["operator"], village_name)
-    assert phones(session, plan_advisory(session, advisory.id)) == expected
+    assert phones(session, planned_deliveries(session, advisory.id)) == expected
 
 
-def test_it_writes_the_advisory_with_an_outbox_row(session: Session, district: dict[str, User]) -> None:
+def test_it_writes_the_advisory_with_its_deliveries_and_an_outbox_row(
+    session: Session, district: dict[str, User], patients: dict[str, Patient]
+) -> None:
     advisory = advise(session, district["operator"], "Chando", title="  Camp  ")
     row = session.scalar(select(Outbox).where(Outbox.kind == "advisory"))
     assert row is not None and row.case_id is None and row.payload == {"advisory_id": advisory.id}
     assert advisory.title == "Camp" and advisory.sent_at is None
+    deliveries = session.scalars(select(AdvisoryDelivery).order_by(AdvisoryDelivery.id)).all()
+    assert [(d.patient_id, d.phone, d.status) for d in deliveries] == [
+        (patients["ramu"].id, "+919425210001", "pending"),
+        (patients["sita"].id, "+919425210002", "pending"),
+    ]
+    draft = {"title": "x", "body": "y", "language": "fr", "village_id": None}
     with pytest.raises(ValueError):
-        create_advisory(
-            session,
-            title="x",
-            body="y",
-            language="fr",
-            village_id=None,
-            by=district["dm"],
-            now=datetime.now(UTC),
-        )
+        create_advisory(session, **draft, reviewed=review(session, **draft).key, by=district["dm"], now=NOW)
+    nobody = {**draft, "language": "en", "village_id": village(session, "Kharsura").id}
+    with pytest.raises(ValueError, match="nobody"):
+        create_advisory(session, **nobody, reviewed=review(session, **nobody).key, by=district["dm"], now=NOW)
 
 
-def test_it_plans_one_delivery_per_patient_once(
+def test_it_sends_only_to_the_patients_the_sender_reviewed(
     session: Session, district: dict[str, User], patients: dict[str, Patient]
 ) -> None:
-    advisory = advise(session, district["operator"])
-    first = plan_advisory(session, advisory.id)
+    draft = {"title": "Camp", "body": "Vaccination camp on Monday", "language": "en", "village_id": None}
+    reviewed = review(session, **draft)
+    assert [p for p, _ in reviewed.patients] == [patients[n].id for n in ("ramu", "sita", "mohan")]
+    make_patient(session, "Kharsura", name="Late", phone="+919425210009")  # imported after the review
     session.commit()
-    assert plan_advisory(session, advisory.id) == first  # a retried run plans nothing new
-    late = make_patient(session, "Kharsura", name="Late", phone="+919425210009")
-    again = plan_advisory(session, advisory.id)
+    with pytest.raises(StaleReview):
+        create_advisory(session, **draft, reviewed=reviewed.key, by=district["dm"], now=NOW)
+    session.rollback()
+    edited = {**draft, "body": "Vaccination camp on Tuesday"}  # the text changed after the review too
+    with pytest.raises(StaleReview):
+        create_advisory(session, **edited, reviewed=review(session, **draft).key, by=district["dm"], now=NOW)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Advisory)) == 0
+
+    again = review(session, **draft)
+    advisory = create_advisory(session, **draft, reviewed=again.key, by=district["dm"], now=NOW)
     session.commit()
-    assert again[:3] == first and len(again) == 4
-    count = select(func.count()).select_from(AdvisoryDelivery).where(AdvisoryDelivery.patient_id == late.id)
-    assert session.scalar(count) == 1
+    frozen = planned_deliveries(session, advisory.id)
+    assert len(frozen) == 4
+    make_patient(session, "Chando", name="Later", phone="+919425210010")  # after the confirmation
+    session.commit()
+    assert planned_deliveries(session, advisory.id) == frozen  # the run (and a retried one) sends these
+    assert sorted(phones(session, frozen)) == [
+        "+919425210001",
+        "+919425210002",
+        "+919425210003",
+        "+919425210009",
+    ]
 
 
 def send_all(settings: Settings, session: Session, advisory_id: int) -> list[bool]:
-    ids = plan_advisory(session, advisory_id)
+    ids = planned_deliveries(session, advisory_id)
     session.commit()
     factory = get_sessionmaker(settings.database_url)
     return [send_advisory_delivery(factory, i, settings) for i in ids]
@@ -278,6 +300,13 @@ def compose(client: FlaskClient, session: Session, **overrides: Any) -> dict[str
     return data
 
 
+def reviewed(client: FlaskClient, data: dict[str, Any]) -> dict[str, Any]:
+    """The form as the Review page shows it, ready for its Send button (with the review's key)."""
+    response = client.post("/advisories/new", data={**data, "review": "1", "send": ""})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return {**data, "send": "1", "reviewed": hidden(response.get_data(as_text=True), "reviewed")}
+
+
 @pytest.mark.parametrize(
     ("username", "status"),
     [("operator", 200), ("dm", 200), ("collector", 200), ("admin", 200), ("cmho", 403)],
@@ -337,15 +366,14 @@ def test_it_sends_an_advisory_and_shows_each_delivery(
     patients: dict[str, Patient],
 ) -> None:
     login(client, "operator")
-    response = client.post("/advisories/new", data=compose(client, session))
+    response = client.post("/advisories/new", data=reviewed(client, compose(client, session)))
     assert response.status_code == 302
     advisory = session.scalars(select(Advisory)).one()
     assert response.headers["Location"] == f"/advisories/{advisory.id}"
     assert advisory.language == "hi" and advisory.village_id == village(session, "Chando").id
     assert session.scalar(select(Outbox).where(Outbox.kind == "advisory")) is not None
-    assert "The list of recipients is being made" in client.get(response.headers["Location"]).get_data(
-        as_text=True
-    )
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "being sent to 2 patients" in page and page.count("badge pending") == 2  # frozen at once
 
     send_all(settings, session, advisory.id)  # what the flow run does
     page = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -353,6 +381,32 @@ def test_it_sends_an_advisory_and_shows_each_delivery(
     listing = client.get("/advisories").get_data(as_text=True)
     assert "खतरे के लक्षण" in listing and '<td class="count">2</td>' in listing
     assert client.get("/advisories/999").status_code == 404
+
+
+def test_it_sends_to_the_list_the_sender_reviewed(
+    client: FlaskClient, session: Session, district: dict[str, User], patients: dict[str, Patient]
+) -> None:
+    login(client, "operator")
+    data = reviewed(client, compose(client, session))
+    make_patient(session, "Chando", name="Late", phone="+919425210009")  # imported after the review
+    session.commit()
+    response = client.post("/advisories/new", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409 and "changed since you reviewed them; nothing was sent" in page
+    assert "goes by SMS to 3 patients" in page and count_advisories(session) == 0  # reviewed afresh
+    assert client.post("/advisories/new", data={**data, "reviewed": ""}).status_code == 400  # never reviewed
+    assert count_advisories(session) == 0
+
+    response = client.post("/advisories/new", data={**data, "reviewed": hidden(page, "reviewed")})
+    assert response.status_code == 302
+    make_patient(session, "Chando", name="Later", phone="+919425210010")  # after the confirmation
+    session.commit()
+    advisory = session.scalars(select(Advisory)).one()
+    assert phones(session, planned_deliveries(session, advisory.id)) == [
+        "+919425210001",
+        "+919425210002",
+        "+919425210009",
+    ]
 
 
 def test_it_needs_the_csrf_token(

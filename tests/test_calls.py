@@ -69,10 +69,19 @@ def test_it_accepts_a_hindi_village_name_and_no_village(
     assert (second.village_id, second.duration_seconds) == (None, 0)
 
 
+def test_it_reads_a_phone_typed_in_devanagari_digits(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
+    login(client, "operator")
+    assert client.post("/calls", data=call_data(client, phone="०९८७६५ ४३२१०")).status_code == 302
+    assert [c.phone for c in calls(session)] == ["+919876543210"]
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"phone": "12345"}, "Enter a valid Indian phone number"),
+        ({"phone": "+1 415 555 0100"}, "Enter a valid Indian phone number"),  # valid, but not Indian
         ({"phone": ""}, "This field is required."),
         ({"village": "Atlantis"}, "No village is called that"),
         ({"kind": "gossip"}, "Not a valid choice."),

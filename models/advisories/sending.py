@@ -1,11 +1,13 @@
-"""Health advisories: who receives one, writing it with its outbox row, and its delivery rows."""
+"""Health advisories: who receives one (reviewed, then frozen), writing it with its rows, tallies."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from models.advisories.tables import Advisory, AdvisoryDelivery
@@ -14,6 +16,8 @@ from models.homecare.tables import Patient, PatientStatus
 from models.messages import DeliveryStatus
 from models.outbox import Outbox
 from models.reference.tables import User
+
+CHUNK = 1000  # delivery rows per executemany
 
 
 def recipients(village_id: int | None) -> Select[tuple[Patient]]:
@@ -34,6 +38,31 @@ def recipient_counts(session: Session) -> dict[int, int]:
     return {village_id: count for village_id, count in rows}
 
 
+class StaleReview(Exception):
+    """The advisory or its recipients changed since the sender reviewed it (or it was never reviewed)."""
+
+
+@dataclass(frozen=True)
+class Review:
+    """What the sender sees before sending: who gets the advisory, and the key that freezes it."""
+
+    patients: list[tuple[int, str]]  # (patient id, phone), by id
+    key: str  # the text, the language, the village and these patients, hashed
+
+
+def review(session: Session, *, title: str, body: str, language: str, village_id: int | None) -> Review:
+    """The recipients of an advisory written now, with the key create_advisory checks them by."""
+    patients = [
+        (patient_id, phone)
+        for patient_id, phone in session.execute(
+            recipients(village_id).with_only_columns(Patient.id, Patient.phone)
+        )
+    ]
+    draft = [title.strip(), body.strip(), language, village_id, patients]
+    key = hashlib.sha256(json.dumps(draft, ensure_ascii=False).encode()).hexdigest()
+    return Review(patients, key)
+
+
 def create_advisory(
     session: Session,
     *,
@@ -41,14 +70,28 @@ def create_advisory(
     body: str,
     language: str,
     village_id: int | None,
+    reviewed: str,
     by: User,
     now: datetime,
 ) -> Advisory:
-    """Write the advisory and the outbox row that has it sent, in the caller's transaction."""
+    """Write the advisory, a delivery row for each reviewed recipient and the outbox row that has them
+    sent, in the caller's transaction.
+
+    The recipients are frozen here, when the sender confirms: the run sends these rows and no
+    others, so a patient imported after the review never gets a message the sender did not see go.
+
+    :raise StaleReview: the text or the recipients are not those of the review whose key is `reviewed`.
+    :raise ValueError: a bad language, an empty title or text, or nobody to send to.
+    """
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
     if not title.strip() or not body.strip():
         raise ValueError("an advisory needs a title and a text")
+    current = review(session, title=title, body=body, language=language, village_id=village_id)
+    if current.key != reviewed:
+        raise StaleReview(village_id)
+    if not current.patients:
+        raise ValueError("nobody is in home isolation there")
     advisory = Advisory(
         title=title.strip(),
         body=body.strip(),
@@ -59,26 +102,18 @@ def create_advisory(
     )
     session.add(advisory)
     session.flush()
+    rows = [
+        {"advisory_id": advisory.id, "patient_id": patient_id, "phone": phone, "next_attempt_at": now}
+        for patient_id, phone in current.patients
+    ]
+    for i in range(0, len(rows), CHUNK):
+        session.execute(insert(AdvisoryDelivery), rows[i : i + CHUNK])
     session.add(Outbox(kind="advisory", case_id=None, payload={"advisory_id": advisory.id}, created_at=now))
     return advisory
 
 
-def plan_advisory(session: Session, advisory_id: int) -> list[int]:
-    """Insert one delivery row per recipient (once, however often it runs); return every row's id.
-
-    The recipients are read on the first run; a later run (a retry) keeps that list and only
-    adds patients who came into isolation since.
-    """
-    advisory = session.get_one(Advisory, advisory_id)
-    planned = set(
-        session.scalars(
-            select(AdvisoryDelivery.patient_id).where(AdvisoryDelivery.advisory_id == advisory_id)
-        )
-    )
-    for patient in session.scalars(recipients(advisory.village_id)):
-        if patient.id not in planned:
-            session.add(AdvisoryDelivery(advisory_id=advisory_id, patient_id=patient.id, phone=patient.phone))
-    session.flush()
+def planned_deliveries(session: Session, advisory_id: int) -> list[int]:
+    """The advisory's delivery rows, written when the sender confirmed it: the only ones a run sends."""
     return list(
         session.scalars(
             select(AdvisoryDelivery.id)
@@ -102,7 +137,7 @@ class Tally:
 
 
 def tallies(session: Session, advisory_ids: list[int]) -> dict[int, Tally]:
-    """Sent, failed and pending deliveries of each advisory (a Tally of zeros before planning)."""
+    """Sent, failed and pending deliveries of each advisory (a Tally of zeros for none)."""
     counts: dict[int, dict[str, int]] = {i: {} for i in advisory_ids}
     if advisory_ids:
         rows = session.execute(

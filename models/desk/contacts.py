@@ -24,6 +24,8 @@ from models.normalize import e164, search_key
 from models.reference.loading import ImportFailed, ImportReport, filled_rows
 from models.reference.tables import Block, Village
 from models.reference.villages import VillageIndex, villages_starting
+from models.spreadsheet import as_written
+from models.spreadsheet import row as inert_row
 
 COLUMNS = ("block", "village", "village_hi", "role", "name", "phone", "active")
 REQUIRED = ("village", "role", "name", "phone")
@@ -89,7 +91,8 @@ def load_contact_rows(session: Session, rows: Iterable[dict[str, str]]) -> Impor
             report.errors.append(f"line {line}: same village, role and phone as line {seen[key]}")
             continue
         seen[key] = line
-        name = unicodedata.normalize("NFC", cells["name"])
+        # A name our own export quoted (models/spreadsheet.py) loads back as it was written.
+        name = unicodedata.normalize("NFC", as_written(cells["name"]))
         values = {"name": name, "name_key": search_key(name), "active": active}
         if key in existing:
             report.updated += 1
@@ -139,7 +142,7 @@ def export_contacts(session: Session, stream: IO[str]) -> int:
     )
     count = 0
     for block, village, village_hi, role, name, phone, active in rows:
-        writer.writerow((block, village, village_hi, role, name, phone, "yes" if active else "no"))
+        writer.writerow(inert_row((block, village, village_hi, role, name, phone, "yes" if active else "no")))
         count += 1
     return count
 

@@ -43,7 +43,11 @@ def test_it_sends_an_advisory_to_every_patient_in_isolation(stack: Stack, users:
     data = {"csrf_token": field(page, "csrf_token"), "title": TITLE, "body": body, "language": "hi"}
     review = operator.post("/advisories/new", data={**data, "village": "0", "review": "1"})
     assert review.status_code == 200 and f"goes by SMS to {len(isolating)} patients" in review.text
-    response = operator.post("/advisories/new", data={**data, "village": "0", "send": "1"})
+    # Send writes the reviewed list: the review's key goes with it.
+    reviewed = field(review.text, "reviewed")
+    response = operator.post(
+        "/advisories/new", data={**data, "village": "0", "send": "1", "reviewed": reviewed}
+    )
     assert response.status_code == 302, response.text
     advisory_id = int(response.headers["location"].rsplit("/", 1)[-1])
 

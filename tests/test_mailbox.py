@@ -1,0 +1,57 @@
+"""The demo's mailbox: each person reads the mail sent to them; the admin reads every message."""
+
+from __future__ import annotations
+
+import mailbox
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from models.config import Settings
+from models.reference.tables import User
+from tests.conftest import login
+
+MAIL = {
+    "dm@demo.local": "Case SRJ-1 waits for the DM",
+    "CMHO@demo.local": "Case SRJ-2 is assigned to the CMHO",  # addresses are compared case-blind
+    "sms+919425200001@demo.local": "An advisory SMS to a patient",
+    "dm@demo.local, bmo@demo.local": "A message to the DM and the BMO",
+}
+
+
+@pytest.fixture
+def inbox(settings: Settings, district: dict[str, User]) -> Path:
+    """The demo sink's Maildir with one message per MAIL entry, as the sink stores them."""
+    box = mailbox.Maildir(Path(settings.mail_dir), create=True)
+    for to, subject in MAIL.items():
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "control-room@demo.local", to, subject
+        message["X-Envelope-To"] = to
+        message.set_content(subject)
+        box.add(message)
+    return Path(settings.mail_dir)
+
+
+@pytest.mark.parametrize(
+    ("username", "seen"),
+    [
+        ("dm", {"Case SRJ-1 waits for the DM", "A message to the DM and the BMO"}),
+        ("cmho", {"Case SRJ-2 is assigned to the CMHO"}),
+        ("bmo", {"A message to the DM and the BMO"}),
+        ("collector", set()),
+        ("operator", set()),
+        ("admin", set(MAIL.values())),  # the admin runs the demo: every message, patients' SMS too
+    ],
+)
+def test_it_shows_each_person_only_their_own_mail(
+    client: FlaskClient, inbox: Path, username: str, seen: set[str]
+) -> None:
+    login(client, username)
+    response = client.get("/mailbox")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert {subject for subject in MAIL.values() if subject in page} == seen
+    assert ("No messages yet." in page) == (not seen)
+    assert ("every notification mail" in page) == (username == "admin")
