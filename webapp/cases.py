@@ -280,9 +280,11 @@ def retry_delivery(delivery_id: int) -> Response:
 def timeline(number: str) -> str:
     """The audit view: case events, deliveries and the flow run's history in one list."""
     case = get_case(number)
-    audited("view", case.number)
     db = get_session()
     deliveries = db.scalars(select(Delivery).where(Delivery.case_id == case.id)).all()
-    run = runs.run_history(case.flow_run_id)
+    # Commits, which hands the connection back to the pool: Prefect may be slow to answer, and
+    # timelines waiting on it must not hold the connections the operators' pages need.
+    audited("view", case.number)
+    run = runs.run_history(case.flow_run_id, current_app.config["SETTINGS"])
     entries = runs.merge_timeline(case, deliveries, run)
     return render_template("cases/timeline.html", case=case, entries=entries, run=run)
