@@ -19,6 +19,7 @@ TABLES = (
     "models.homecare.tables",
     "models.oversight.tables",
     "models.advisories.tables",
+    "models.access.tables",
 )
 for _module in TABLES:
     import_module(_module)

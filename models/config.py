@@ -43,14 +43,19 @@ def env_float(name: str, default: float) -> float:
 
 @dataclass(frozen=True)
 class Settings:
-    app_env: str = "development"
-    secret_key: str = DEV_SECRET
+    # Production unless the operator says otherwise: then the web app will not start on a
+    # published key, and its cookies are Secure whatever PUBLIC_URL says.
+    app_env: str = "production"
+    secret_key: str = ""
     database_url: str = f"sqlite:///{INSTANCE / 'control_room.sqlite'}"
     district_prefix: str = "SRJ"
     district_name: str = "Surajpur"
     public_url: str = "http://127.0.0.1:5000"
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     prefect_ui_url: str = "http://127.0.0.1:4200"
+    # Seconds a page waits on the Prefect server (the run history on a case's timeline) before it
+    # shows the rest without it: an operator must never wait on Prefect.
+    prefect_read_timeout: float = 3.0
     deployment: str = "complaint-lifecycle/complaint-lifecycle"
     demo: bool = False
     mail_dir: str = str(INSTANCE / "mail")
@@ -65,6 +70,16 @@ class Settings:
     advisory_deployment: str = "send-advisory/send-advisory"
     # The message retries (flows/retries.py): a person's Send again starts a run at once.
     retries_deployment: str = "send-retries/send-retries"
+    # A login session unused this long ends (a desk left signed in overnight is signed out).
+    session_idle_minutes: float = 120.0
+    # Failed sign-ins allowed per login name and per address (Flask-Limiter's notation), and
+    # lookups of the public status page per address.
+    login_limit_account: str = "10 per 15 minutes"
+    login_limit_address: str = "30 per 15 minutes"
+    status_limit: str = "30 per minute"
+    # Where those counters live, shared by every web process: this database when empty, or a
+    # Redis URL (redis://host:6379/0) when several machines serve the app.
+    rate_limit_storage: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -80,6 +95,7 @@ class Settings:
             public_url=env("PUBLIC_URL", defaults.public_url).rstrip("/"),
             prefect_api_url=env("PREFECT_API_URL", defaults.prefect_api_url),
             prefect_ui_url=env("PREFECT_UI_URL", defaults.prefect_ui_url).rstrip("/"),
+            prefect_read_timeout=env_float("PREFECT_READ_TIMEOUT", defaults.prefect_read_timeout),
             deployment=env("CONTROL_ROOM_DEPLOYMENT", defaults.deployment),
             demo=env_bool("CONTROL_ROOM_DEMO"),
             mail_dir=env("MAIL_DIR", defaults.mail_dir),
@@ -89,6 +105,11 @@ class Settings:
             follow_up_miss_limit=int(env_float("FOLLOW_UP_MISS_LIMIT", defaults.follow_up_miss_limit)),
             advisory_deployment=env("CONTROL_ROOM_ADVISORY_DEPLOYMENT", defaults.advisory_deployment),
             retries_deployment=env("CONTROL_ROOM_RETRIES_DEPLOYMENT", defaults.retries_deployment),
+            session_idle_minutes=env_float("SESSION_IDLE_MINUTES", defaults.session_idle_minutes),
+            login_limit_account=env("LOGIN_LIMIT_ACCOUNT", defaults.login_limit_account),
+            login_limit_address=env("LOGIN_LIMIT_ADDRESS", defaults.login_limit_address),
+            status_limit=env("STATUS_LIMIT", defaults.status_limit),
+            rate_limit_storage=env("RATE_LIMIT_STORAGE", defaults.rate_limit_storage),
         )
         settings.check()
         return settings
@@ -98,13 +119,30 @@ class Settings:
             raise ImproperlyConfigured(
                 f"APP_ENV must be development, production or test, not {self.app_env!r}"
             )
-        if self.app_env == "production" and self.secret_key == DEV_SECRET:
-            raise ImproperlyConfigured("SECRET_KEY must be set in production")
+        if self.session_idle_minutes <= 0:
+            raise ImproperlyConfigured("SESSION_IDLE_MINUTES must be more than 0")
         if self.app_env == "production" and self.demo:
             raise ImproperlyConfigured("CONTROL_ROOM_DEMO cannot be on in production")
         if self.sms_url and "{phone}" not in self.sms_url:
             raise ImproperlyConfigured("SMS_URL must contain {phone}, where the number goes")
         if self.follow_up_miss_limit < 1:
             raise ImproperlyConfigured("FOLLOW_UP_MISS_LIMIT must be at least 1")
+        if not 0 < self.prefect_read_timeout <= 60:
+            raise ImproperlyConfigured("PREFECT_READ_TIMEOUT must be more than 0 and at most 60 seconds")
         if not self.district_prefix.isalnum():
             raise ImproperlyConfigured("DISTRICT_PREFIX must be letters and digits")
+
+    def signing_secret(self) -> str:
+        """The key that signs cookies and links. :raise ImproperlyConfigured: not set, outside development.
+
+        Only a machine the operator declared a developer's (APP_ENV=development) may fall back to the
+        published development key; anywhere else a forged cookie would be one command away.
+        """
+        if self.secret_key and self.secret_key != DEV_SECRET:
+            return self.secret_key
+        if self.app_env == "development":
+            return DEV_SECRET
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set (a long random string), unless APP_ENV=development"
+            " on a developer's machine"
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -87,6 +88,10 @@ class Stack:
             PREFECT_LOGGING_LEVEL=env.get("PREFECT_LOGGING_LEVEL", "WARNING"),
             CONTROL_ROOM_LAUNCHER_SOCKET=str(self.instance / "launcher.sock"),
         )
+        if self.demo:
+            env.setdefault("APP_ENV", "development")  # demo mode is refused in production
+        if not env.get("SECRET_KEY"):
+            env["SECRET_KEY"] = self.secret_key()
         if self.prefect_database_url:
             env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.prefect_database_url
         if self.demo and not env.get("SMS_URL"):
@@ -96,6 +101,15 @@ class Stack:
             )
         env.update(self.extra_env)
         return env
+
+    def secret_key(self) -> str:
+        """This machine's own signing key, made once and kept in the instance folder (owner-only)."""
+        path = self.instance / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48) + "\n")
+        return path.read_text().strip()
 
     def run(self, *args: str, stdin: str | None = None) -> str:
         result = subprocess.run(

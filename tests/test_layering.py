@@ -4,6 +4,7 @@ Flask; webapp/ never flows/; and no module of models/ imports another that impor
 from __future__ import annotations
 
 import ast
+import os
 import pkgutil
 import subprocess
 import sys
@@ -26,8 +27,9 @@ def modules(package: str) -> list[str]:
 
 def loaded_after(statement: str) -> set[str]:
     code = f"import sys; {statement}; print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))"
+    env = {**os.environ, "SECRET_KEY": "layering-test"}  # the web app will not start without one
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=env
     ).stdout
     return set(out.split())
 

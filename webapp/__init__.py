@@ -6,13 +6,14 @@ from typing import Any
 
 from flask import Flask, g, render_template, request, session
 from flask_babel import Babel
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import NotFound
 
 from models.config import LANGUAGES, Settings
 from models.reference.tables import User
-from webapp.db import close_session, get_session
+from webapp.db import close_session
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -30,8 +31,9 @@ def select_locale() -> str:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    user = get_session().get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active and user.password_hash else None
+    from webapp.auth import load_signed_in
+
+    return load_signed_in(user_id)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -40,22 +42,31 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SETTINGS=settings,
-        SECRET_KEY=settings.secret_key,
+        SECRET_KEY=settings.signing_secret(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        # In production the cookie goes over HTTPS only, whatever PUBLIC_URL says (a plain-http
+        # URL there is a mistake to fix at the proxy, not a reason to send the cookie in clear).
+        SESSION_COOKIE_SECURE=settings.app_env == "production" or settings.public_url.startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,  # a form left open through a night shift still submits
         BABEL_DEFAULT_TIMEZONE="Asia/Kolkata",
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     csrf.init_app(app)
+    from webapp import guards
+
+    guards.register(app)  # before the blueprints: their <int:> rules take its bounded converter
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     babel.init_app(app, locale_selector=select_locale)
+    from webapp import throttle
+
+    throttle.init(app, settings)
     app.teardown_appcontext(close_session)
 
     from webapp import (
+        account,
         advisories,
         auth,
         caselist,
@@ -73,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(emergency.bp)
     app.register_blueprint(desk.bp)
@@ -118,5 +130,15 @@ def register_errors(app: Flask) -> None:
     app.register_error_handler(CSRFError, lambda e: page("errors/csrf.html", 400, e))
     app.register_error_handler(403, lambda e: page("errors/403.html", 403, e))
     app.register_error_handler(404, lambda e: page("errors/404.html", 404, e))
+
+    def too_many(error: RateLimitExceeded) -> Any:
+        if "db_session" in g:
+            g.db_session.rollback()
+        seconds = max(60, int(error.limit.limit.get_expiry()))
+        response = app.make_response((render_template("errors/429.html", minutes=seconds // 60), 429))
+        response.headers["Retry-After"] = str(seconds)
+        return response
+
+    app.register_error_handler(RateLimitExceeded, too_many)
     app.jinja_env.globals["default_404"] = NotFound.description
     app.register_error_handler(500, lambda e: page("errors/500.html", 500, e))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
+from models.access.sessions import end_all
 from models.config import INSTANCE, LANGUAGES
 from models.db import get_sessionmaker
 from models.migrate import upgrade
@@ -80,7 +82,19 @@ def register(app: Flask) -> None:
             if user is None:
                 raise click.ClickException(f"no user {username!r}")
             user.password_hash = generate_password_hash(password)
-        click.echo(f"password of {username} set")
+            ended = end_all(session, user.id, datetime.now(UTC), "password")
+        click.echo(f"password of {username} set; {ended} sign-ins ended")
+
+    @app.cli.command("sign-out")
+    @click.argument("username")
+    def sign_out(username: str) -> None:
+        """End every sign-in of a user (a lost phone, someone who left)."""
+        with _factory().begin() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise click.ClickException(f"no user {username!r}")
+            ended = end_all(session, user.id, datetime.now(UTC), "admin")
+        click.echo(f"{username}: {ended} sign-ins ended")
 
     @app.cli.command("load-csv")
     @click.argument("kind", type=click.Choice(sorted(LOADERS)))

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from models.cases.tables import Case
+from webapp import throttle
 from webapp.db import get_session
 from webapp.forms import StatusForm, e164
 
@@ -16,6 +17,7 @@ bp = Blueprint("public", __name__)
 
 
 @bp.route("/status", methods=["GET", "POST"])
+@throttle.status_lookups
 def status() -> Any:
     form = StatusForm()
     case = None

@@ -10,8 +10,8 @@ from models.oversight.tables import AuditEntry
 from models.reference.tables import User
 
 
-def record(session: Session, user: User, action: str, target: str, now: datetime) -> AuditEntry:
-    """Add one audit row ("view", "list", "export", "report"); the caller commits."""
-    entry = AuditEntry(user_id=user.id, action=action, target=target[:2000], created_at=now)
+def record(session: Session, user: User | None, action: str, target: str, now: datetime) -> AuditEntry:
+    """Add one audit row ("view", "list", "export", "report", "login", ...); the caller commits."""
+    entry = AuditEntry(user_id=user.id if user else None, action=action, target=target[:2000], created_at=now)
     session.add(entry)
     return entry

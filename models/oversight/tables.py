@@ -58,18 +58,19 @@ class Escalation(Base):
 
 
 class AuditEntry(Base):
-    """Who viewed or exported what. Rows are only ever inserted."""
+    """Who viewed or exported what, and who signed in (or failed to). Rows are only ever inserted."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_created_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    action: Mapped[str] = mapped_column(String(32))  # "view" | "export" | "report" | ...
-    target: Mapped[str] = mapped_column(Text)  # a case number, or the filters of a list
+    # None for a failed sign-in under a name that is no user's (the name tried is the target).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))  # "view" | "export" | "report" | "login" | ...
+    target: Mapped[str] = mapped_column(Text)  # a case number, the filters of a list, a login name
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User | None] = relationship()
 
 
 # Set on a case's "escalation" events: the rung it reached. Declared here so that cases/, which
