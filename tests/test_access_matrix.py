@@ -1,0 +1,322 @@
+"""Who may use each endpoint: every rule of the URL map, GET and POST, for each role and a visitor.
+
+The expected answers are written once, in ACCESS. A new endpoint without a row fails, and so does
+a row whose endpoint is gone. The matrix is about endpoint x role; rules that depend on the row
+(an officer sees only their own cases and decides only on those, an operator intakes only from
+their own calls) are noted on the rows and tested in the endpoints' own modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_babel import force_locale, gettext
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.routing import MapAdapter, Rule
+from werkzeug.test import TestResponse
+
+from models.advisories.tables import Advisory
+from models.cases.lifecycle import Action
+from models.duty.roster import add_shift
+from models.duty.tables import Duty
+from models.homecare.followups import make_day_list
+from models.homecare.tables import FollowUp, Patient
+from models.messages import Delivery, DeliveryStatus
+from models.outbox import Outbox
+from models.reference.tables import Role, User
+from models.times import INDIA
+from tests.casedata import make_case, move
+from tests.conftest import csrf_token, login
+
+ANONYMOUS = "anonymous"
+ROLES = ("operator", "dm", "officer", "collector", "admin")
+PERSONAS = {"operator": "operator", "dm": "dm", "officer": "cmho", "collector": "collector", "admin": "admin"}
+ANY_USER = frozenset(ROLES)
+PUBLIC = ANY_USER | {ANONYMOUS}
+
+
+def only(*roles: str) -> frozenset[str]:
+    """A row's roles."""
+    return frozenset(roles)
+
+
+ADMIN = only("admin")
+DESK = only("operator", "admin")  # takes calls, opens cases and emergencies, works follow-up calls
+OVERSIGHT = only("dm", "collector", "admin")
+REGISTER = only("operator", "dm", "collector", "admin")  # the home-isolation register, advisories
+
+# Endpoint -> who may use it. Anonymous elsewhere: 302 to /login; a role not listed: 403.
+ACCESS: dict[str, frozenset[str]] = {
+    "account.password": ANY_USER,  # one's own password
+    "account.sign_out_everywhere": ADMIN,
+    "account.signed_in": ADMIN,
+    "advisories.index": REGISTER,
+    "advisories.new": REGISTER,
+    "advisories.view": REGISTER,
+    "auth.language": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": ANY_USER,
+    "caselist.audit_log": only("collector", "admin"),
+    "caselist.daily": OVERSIGHT,
+    # An officer lists and exports only their own cases (models/cases/listing.visible).
+    "caselist.export": only("officer", "dm", "collector", "admin"),
+    "caselist.index": only("officer", "dm", "collector", "admin"),
+    # Each role its own action (ACT below), an officer only on their own case; the admin takes none.
+    "cases.act": only("operator", "dm", "officer", "collector"),
+    "cases.index": ANY_USER,
+    # From a logged call, only the operator who logged it (webapp/desk.call_for_intake).
+    "cases.new": DESK,
+    "cases.queue": ANY_USER,
+    "cases.retry_delivery": OVERSIGHT,
+    "cases.timeline": OVERSIGHT,
+    # An officer sees the cases assigned to them and those they acted on (webapp/cases.get_case).
+    "cases.view": ANY_USER,
+    "dashboard.index": OVERSIGHT,
+    "desk.calls": DESK,
+    "desk.directory": ANY_USER,
+    "desk.export": ADMIN,
+    "desk.history": DESK,
+    "desk.import_contacts": ADMIN,
+    "desk.villages": DESK,  # JSON, yet a visitor gets the login redirect too (Flask-Login's default)
+    "duty.add": only("dm", "admin"),
+    "duty.index": ANY_USER,
+    "duty.remove": only("dm", "admin"),
+    "emergency.new": DESK,
+    "homecare.call": DESK,
+    "homecare.discharge": DESK,
+    "homecare.follow_ups": DESK,
+    "homecare.import_patients": DESK,
+    "homecare.patient": REGISTER,
+    "homecare.register": REGISTER,
+    "homecare.unreachable": DESK,
+    "mailbox.index": ANY_USER,  # demo mode only (404 otherwise); the tests run in demo mode
+    "outbox.parked_rows": ADMIN,
+    "outbox.restart": ADMIN,
+    "outbox.retry": ADMIN,
+    "public.status": PUBLIC,
+}
+ENDS_SESSION = frozenset({"auth.logout"})  # its allowed answer is the redirect to /login
+
+# The case (by its state) and the action each one POSTs to cases.act: its own, where it has one.
+ACT: dict[str, tuple[str, Action]] = {
+    ANONYMOUS: ("awaiting", Action.assign),
+    "operator": ("closed", Action.reopen_closed),
+    "dm": ("awaiting", Action.assign),
+    "officer": ("assigned", Action.resolve),
+    "collector": ("resolved", Action.confirm),
+    "admin": ("awaiting", Action.assign),
+}
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Ids of real rows for the URL arguments, so that an allowed answer is a real page."""
+
+    cases: dict[str, str]  # case number by state; "assigned" is the officer's (cmho's)
+    delivery: int
+    advisory: int
+    shift: int
+    patient: int
+    discharged: int  # the patient the discharge POST discharges
+    call: int
+    missed: int  # the follow-up call the unreachable POST records
+    parked: int  # an outbox row to try again
+    stuck: int  # an outbox row of another case, to start anew
+    user: int  # a user to sign out everywhere
+
+
+# Endpoint -> its URL arguments, for who asks.
+ARGS: dict[str, Callable[[Rows, str], dict[str, Any]]] = {
+    "account.sign_out_everywhere": lambda r, who: {"user_id": r.user},  # not who asks: another user
+    "advisories.view": lambda r, who: {"advisory_id": r.advisory},
+    "cases.act": lambda r, who: {"number": r.cases[ACT[who][0]], "action": ACT[who][1].value},
+    "cases.retry_delivery": lambda r, who: {"delivery_id": r.delivery},
+    "cases.timeline": lambda r, who: {"number": r.cases["assigned"]},
+    "cases.view": lambda r, who: {"number": r.cases["assigned"]},
+    "duty.remove": lambda r, who: {"shift_id": r.shift},
+    "homecare.call": lambda r, who: {"call_id": r.call},
+    "homecare.discharge": lambda r, who: {"patient_id": r.discharged},
+    "homecare.patient": lambda r, who: {"patient_id": r.patient},
+    "homecare.unreachable": lambda r, who: {"call_id": r.missed},
+    "outbox.restart": lambda r, who: {"row_id": r.stuck},
+    "outbox.retry": lambda r, who: {"row_id": r.parked},
+}
+
+ALLOWED, LOGIN = "allowed", "302 to /login"
+
+
+def make_rows(session: Session, district: dict[str, User]) -> Rows:
+    """A case in each state, a failed delivery, an advisory, a future shift, follow-up calls, parked rows."""
+    now = datetime.now(UTC)
+    operator, cmho, collector = district["operator"], district["cmho"], district["collector"]
+    awaiting = make_case(session, operator, now)
+    assigned, resolved, closed, stuck = (make_case(session, operator, now) for _ in range(4))
+    for case in (assigned, resolved, closed):
+        move(session, case, Action.assign, district["dm"], now, officer=cmho)
+    for case in (resolved, closed):
+        move(session, case, Action.resolve, cmho, now)
+    move(session, closed, Action.confirm, collector, now)
+    session.flush()
+    delivery = Delivery(
+        case_id=awaiting.id,
+        event_id=awaiting.events[0].id,
+        user_id=district["dm"].id,
+        channel_key="0" * 64,
+        channel="mailto://dm@demo.local",
+        status=DeliveryStatus.failed,
+        next_attempt_at=None,
+    )
+    session.add(delivery)
+    parked: dict[str, int] = {}
+    for case in (awaiting, stuck):
+        row = session.scalars(select(Outbox).where(Outbox.case_id == case.id, Outbox.kind == "start")).one()
+        row.parked_at, row.attempts, row.last_error = now, 3, "the run was cancelled"
+        parked[case.number] = row.id
+    advisory = Advisory(title="Heat", body="Water", language="en", by_user_id=operator.id, created_at=now)
+    session.add(advisory)
+    shift = add_shift(
+        session,
+        user_id=cmho.id,
+        duty=Duty.doctor,
+        starts_at=now + timedelta(days=1),
+        ends_at=now + timedelta(days=2),
+        now=now,
+    )
+    make_day_list(session, now.astimezone(INDIA).date(), "00:00", now - timedelta(minutes=1))
+    patients = {p.health_id: p.id for p in session.scalars(select(Patient))}
+    calls = {c.patient_id: c.id for c in session.scalars(select(FollowUp))}
+    session.commit()
+    return Rows(
+        cases={
+            "awaiting": awaiting.number,
+            "assigned": assigned.number,
+            "resolved": resolved.number,
+            "closed": closed.number,
+        },
+        delivery=delivery.id,
+        advisory=advisory.id,
+        shift=shift.id,
+        patient=patients["DEMO-4"],
+        discharged=patients["DEMO-1"],
+        call=calls[patients["DEMO-2"]],
+        missed=calls[patients["DEMO-3"]],
+        parked=parked[awaiting.number],
+        stuck=parked[stuck.number],
+        user=district["bmo"].id,
+    )
+
+
+def rules(app: Flask) -> list[Rule]:
+    """Every rule of the app but the static files, by endpoint."""
+    return sorted((r for r in app.url_map.iter_rules() if r.endpoint != "static"), key=lambda r: r.endpoint)
+
+
+def path_of(adapter: MapAdapter, rule: Rule, rows: Rows, who: str) -> str:
+    """The rule's URL, its arguments filled with real rows."""
+    values = ARGS[rule.endpoint](rows, who) if rule.arguments else {}
+    return adapter.build(rule.endpoint, values)
+
+
+def sign_in(client: FlaskClient, who: str) -> str:
+    """Log who in (unless anonymous) and return the session's CSRF token, good for every form."""
+    if who == ANONYMOUS:
+        return csrf_token(client.get("/login").get_data(as_text=True))
+    login(client, PERSONAS[who])
+    return csrf_token(client.get("/queue").get_data(as_text=True))
+
+
+def expected(adapter: MapAdapter, rule: Rule, who: str, method: str, path: str) -> str | None:
+    """The answer the table asks for; None where another rule takes this method on this path."""
+    try:
+        endpoint, _values = adapter.match(path, method=method)
+    except MethodNotAllowed:
+        return "405"
+    if endpoint != rule.endpoint:
+        return None
+    allowed = ACCESS[rule.endpoint]
+    if who in allowed:
+        return ALLOWED
+    return LOGIN if who == ANONYMOUS else "403"
+
+
+def answer(response: TestResponse, endpoint: str, who: str) -> str:
+    """What the response means, in the terms of expected()."""
+    code = response.status_code
+    if code == 302 and urlsplit(response.location).path == "/login":
+        return ALLOWED if endpoint in ENDS_SESSION and who != ANONYMOUS else LOGIN
+    if code in (401, 403, 404, 405) or code >= 500:
+        return str(code)  # 404 too: the URL arguments are real rows, so an allowed page is found
+    return ALLOWED  # a page, a redirect elsewhere, or 400/409 for a POST without the form's data
+
+
+def test_it_has_one_row_for_each_endpoint(app: Flask) -> None:
+    endpoints = {r.endpoint for r in rules(app)}
+    with_arguments = {r.endpoint for r in rules(app) if r.arguments}
+    wrong = [f"{e}: no row in ACCESS" for e in sorted(endpoints - set(ACCESS))]
+    wrong += [f"{e}: a row in ACCESS, but no such endpoint" for e in sorted(set(ACCESS) - endpoints)]
+    wrong += [f"{e}: no URL arguments in ARGS" for e in sorted(with_arguments - set(ARGS))]
+    wrong += [f"{e}: URL arguments in ARGS, but it takes none" for e in sorted(set(ARGS) - with_arguments)]
+    wrong += [f"role {r}: no persona in PERSONAS" for r in sorted({r.value for r in Role} - set(PERSONAS))]
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("who", [ANONYMOUS, *ROLES])
+def test_it_answers_each_endpoint_as_the_table_says(
+    app: Flask, session: Session, district: dict[str, User], who: str
+) -> None:
+    rows = make_rows(session, district)
+    adapter = app.url_map.bind("localhost")
+    client = app.test_client()
+    token = sign_in(client, who)
+    wrong = []
+    for rule in rules(app):
+        if rule.endpoint not in ACCESS:
+            wrong.append(f"{rule.endpoint}: no row in ACCESS")
+            continue
+        path = path_of(adapter, rule, rows, who)
+        for method in ("GET", "POST"):
+            want = expected(adapter, rule, who, method, path)
+            if want is None:
+                continue
+            data = {"csrf_token": token} if method == "POST" else None
+            response = client.open(path, method=method, data=data)
+            got = answer(response, rule.endpoint, who)
+            if got != want:
+                status = response.status_code
+                wrong.append(f"{method} {path} ({rule.endpoint}): expected {want}, got {status}")
+            if who != ANONYMOUS and (rule.endpoint in ENDS_SESSION or got == LOGIN):
+                token = sign_in(client, who)  # logged out: log in again for the next endpoints
+    assert not wrong, f"{who} ({PERSONAS.get(who, 'not logged in')}):\n" + "\n".join(wrong)
+
+
+def test_it_refuses_every_post_without_a_csrf_token(
+    app: Flask, session: Session, district: dict[str, User]
+) -> None:
+    rows = make_rows(session, district)
+    adapter = app.url_map.bind("localhost")
+    clients: dict[str, FlaskClient] = {}
+    wrong = []
+    for rule in rules(app):
+        if "POST" not in (rule.methods or ()):
+            continue
+        allowed = ACCESS.get(rule.endpoint, ADMIN)
+        who = next(r for r in (*ROLES, ANONYMOUS) if r in allowed)  # a logged-in user where one may
+        if who not in clients:
+            clients[who] = app.test_client()
+            sign_in(clients[who], who)
+        response = clients[who].post(path_of(adapter, rule, rows, who), data={})
+        language = district[PERSONAS[who]].language if who != ANONYMOUS else "en"
+        with app.test_request_context(), force_locale(language):
+            expired = gettext("Form expired")
+        if response.status_code != 400 or expired not in response.get_data(as_text=True):
+            wrong.append(f"POST {rule.rule} ({rule.endpoint}) as {who}: got {response.status_code}")
+    assert not wrong, "\n".join(wrong)
