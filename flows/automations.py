@@ -10,6 +10,8 @@ A run's first heartbeat is sent as it starts; on a busy server it can arrive aft
 the run has suspended, and the run is then marked Crashed while it waits on a person.
 The dispatcher tells the two apart by the state before Crashed and puts such a run
 back to wait at the same suspension.
+
+Only the complaint flow's runs are watched (see zombie_automation for why).
 """
 
 from __future__ import annotations
@@ -23,10 +25,25 @@ from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 
+from models.config import Settings
+
 ZOMBIES = "control-room: crash unresponsive complaint runs"
 
 
-def zombie_automation(within: timedelta) -> Automation:
+def zombie_automation(within: timedelta, flow_name: str) -> Automation:
+    """Crash a run of flow_name whose heartbeats stop for `within` before it suspends or ends.
+
+    Scoped to the complaint flow, whose crashed runs the dispatcher revives. The terminal states
+    in `expect` do not protect a run that ends before its first heartbeat is sent (the engine's
+    heartbeat thread can send it a moment after the Completed state's time): that heartbeat opens
+    a window after the end, with nothing left to come, and the automation fired at each escalation
+    sweep with nothing to do ("Run is already in terminal state COMPLETED"). No `expect` can say
+    "unless it ended before", so the scheduled flows are left out: a sweep, follow-up list or
+    retries run left Running by a dead machine blocks nothing (no concurrency limits) and the next
+    scheduled run does its work; an advisory's unsent messages go with send-retries. A complaint
+    step that ends as fast is rare, and harmless: a completed run refuses the Crashed state, and
+    the dispatcher puts a suspended one back to wait.
+    """
     return Automation(
         name=ZOMBIES,
         description="Mark a complaint's flow run Crashed when it stops sending heartbeats.",
@@ -45,6 +62,10 @@ def zombie_automation(within: timedelta) -> Automation:
                 "prefect.flow-run.Crashed",
             },
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            # The engine's heartbeats and the server's state events both name the run's flow.
+            match_related=ResourceSpecification(
+                {"prefect.resource.role": "flow", "prefect.resource.name": flow_name}
+            ),
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
             threshold=1,
@@ -61,7 +82,8 @@ def zombie_automation(within: timedelta) -> Automation:
 
 def main() -> None:
     heartbeat = int(os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "180"))
-    wanted = zombie_automation(timedelta(seconds=int(heartbeat * 2.5)))
+    flow_name = Settings.from_env().deployment.split("/")[0]  # the flow the dispatcher revives
+    wanted = zombie_automation(timedelta(seconds=int(heartbeat * 2.5)), flow_name)
     try:
         existing = Automation.read(name=ZOMBIES)
     except ValueError:

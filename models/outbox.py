@@ -16,7 +16,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, func, or_, s
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from models.db import Base
-from models.times import utcnow
+from models.times import aware, utcnow
 
 LEASE = timedelta(seconds=60)  # longer than any one hand-off to Prefect takes
 MAX_ATTEMPTS = 200  # tries while the run is not where the row expects it (about 15 minutes)
@@ -186,6 +186,18 @@ def parked_count(session: Session) -> int:
         )
         or 0
     )
+
+
+def lag(session: Session, now: datetime) -> float:
+    """Seconds the longest-waiting claimable row has been due: 0 when the dispatchers keep up.
+
+    Only rows a dispatcher could take now count (due, unclaimed, not done, not parked, not behind
+    an earlier row of their case): a row waiting out its retry while Prefect is down is not late.
+    """
+    oldest = session.scalar(select(func.min(Outbox.next_attempt_at)).where(_claimable(now)))
+    if oldest is None:
+        return 0.0
+    return max(0.0, (now - aware(oldest)).total_seconds())
 
 
 def try_again(session: Session, row_id: int, now: datetime) -> bool:

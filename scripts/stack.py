@@ -196,9 +196,9 @@ class Stack:
                 raise RuntimeError(f"the launch server did not start; see logs/{name}.log")
             time.sleep(0.1)
 
-    def start_worker(self, copy: int = 1) -> None:
-        self.spawn(
-            self.named("worker", copy),
+    def worker_command(self) -> list[str]:
+        """A process worker of the control-room pool running at most work_limit flow steps at once."""
+        return [
             str(BIN / "prefect"),
             "worker",
             "start",
@@ -208,15 +208,17 @@ class Stack:
             "process",
             "--limit",
             str(self.work_limit),
-            env=self.launcher_socket(copy),
-        )
+        ]
+
+    def start_worker(self, copy: int = 1) -> None:
+        self.spawn(self.named("worker", copy), *self.worker_command(), env=self.launcher_socket(copy))
 
     def start_dispatcher(self, copy: int = 1) -> None:
         self.spawn(self.named("dispatcher", copy), sys.executable, "-m", "dispatch")
 
-    def start_web(self) -> None:
-        self.spawn(
-            "web",
+    def web_command(self) -> list[str]:
+        """gunicorn serving the app: web_workers processes of 16 threads, each request logged."""
+        return [
             str(BIN / "gunicorn"),
             "--bind",
             f"127.0.0.1:{self.web_port}",
@@ -226,9 +228,15 @@ class Stack:
             "16",
             "--access-logfile",
             "-",
+            # gunicorn 25+ opens a control socket at one path per user (~/.gunicorn/gunicorn.ctl):
+            # a second app on this machine (the tests' stack, another checkout) would take it over.
+            "--no-control-socket",
             "webapp:create_app()",
-        )
-        wait_for(f"{self.web_url}/status", 60, self.procs["web"])
+        ]
+
+    def start_web(self) -> None:
+        self.spawn("web", *self.web_command())
+        wait_for(f"{self.web_url}/healthz", 60, self.procs["web"])
 
     def check_ports(self) -> None:
         """Refuse to start beside another server on our ports (we would talk to it instead)."""

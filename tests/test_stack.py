@@ -1,0 +1,76 @@
+"""The stack runner's commands, and the README's manual route running the same ones."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from gunicorn.config import Config
+
+from scripts.stack import ROOT, Stack
+
+README = (ROOT / "README.md").read_text()
+
+
+def stack(tmp_path: Path) -> Stack:
+    return Stack(instance=tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", work_limit=4)
+
+
+def manual_commands() -> list[list[str]]:
+    """The commands of the README's "Running the parts yourself" blocks, `${NAME:-default}` as its default."""
+    section = README.split("## Running the parts yourself", 1)[1].split("\n## ", 1)[0]
+    script = "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S)).replace("\\\n", " ")
+    script = re.sub(r'"\$\{\w+:-([^}]*)\}"', r"\1", script)
+    commands = []
+    for line in script.splitlines():
+        words = shlex.split(line, comments=True)
+        while words and re.fullmatch(r"\w+=.*", words[0]):  # VAR=value before a command
+            words.pop(0)
+        if words:
+            commands.append(words)
+    return commands
+
+
+def manual(program: str, *first: str) -> list[str]:
+    """The README's one command running program with these first arguments."""
+    found = [c for c in manual_commands() if c[0] == program and c[1 : 1 + len(first)] == list(first)]
+    assert len(found) == 1, f"{program} {' '.join(first)}: {found}"
+    return found[0]
+
+
+def gunicorn_options(args: list[str]) -> dict[str, Any]:
+    """gunicorn's own reading of its command line (an unknown flag fails it), the address aside."""
+    options = vars(Config().parser().parse_args(args[1:]))
+    options.pop("bind")
+    return options
+
+
+def test_it_serves_the_web_app_without_a_control_socket_shared_by_the_user(tmp_path: Path) -> None:
+    options = gunicorn_options(stack(tmp_path).web_command())
+    assert options["control_socket_disable"] is True
+    assert (options["threads"], options["accesslog"]) == (16, "-")
+
+
+def test_it_documents_the_web_app_as_the_stack_runs_it(tmp_path: Path) -> None:
+    assert gunicorn_options(manual("gunicorn")) == gunicorn_options(stack(tmp_path).web_command())
+
+
+def test_it_documents_the_worker_with_the_stack_s_work_limit(tmp_path: Path) -> None:
+    assert manual("prefect", "worker", "start")[1:] == stack(tmp_path).worker_command()[1:]
+
+
+def test_it_documents_the_prefect_server_on_the_port_the_workers_use() -> None:
+    server = manual("prefect", "server", "start")
+    assert server[server.index("--port") + 1] == "4200"
+    assert "PREFECT_API_URL=http://prefect-host:4200/api" in README
+
+
+def test_it_documents_a_demo_whose_mail_reaches_the_sink() -> None:
+    sink = manual("python", "-m", "notifications.mailsink")
+    seed = manual("flask", "--app", "webapp", "seed-demo")
+    port = sink[sink.index("--port") + 1]
+    assert seed[seed.index("--mail-sink") + 1].endswith(f":{port}")
+    assert f"mailto://web-host:{port}?" in README  # the demo's text messages too
+    assert "export APP_ENV=development CONTROL_ROOM_DEMO=true" in README  # demo mode is refused in production
