@@ -91,6 +91,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "duty.index": ANY_USER,
     "duty.remove": only("dm", "admin"),
     "emergency.new": DESK,
+    "health.healthz": PUBLIC,  # for monitors: no personal data in it
     "homecare.call": DESK,
     "homecare.discharge": DESK,
     "homecare.follow_ups": DESK,
@@ -102,6 +103,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "outbox.parked_rows": ADMIN,
     "outbox.restart": ADMIN,
     "outbox.retry": ADMIN,
+    "public.favicon": PUBLIC,  # a static asset, like /static/
     "public.status": PUBLIC,
 }
 ENDS_SESSION = frozenset({"auth.logout"})  # its allowed answer is the redirect to /login

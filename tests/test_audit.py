@@ -85,6 +85,15 @@ def test_it_shows_the_log_newest_first_by_user(
     assert "SRJ-2026-000001" in page and "SRJ-2026-000002" not in page
 
 
+def test_it_shows_a_hindi_search_decoded(client: FlaskClient, numbers: dict[str, str]) -> None:
+    login(client, "dm")
+    client.get("/cases?q=राशन")
+    login(client, "collector")
+    page = client.get("/audit").get_data(as_text=True)
+    # Stored as the query string was sent (test_it_records_lists_with_their_filters); read as typed.
+    assert '<a href="/cases?q=%E0%A4%B0%E0%A4%BE%E0%A4%B6%E0%A4%A8">q=राशन</a>' in page
+
+
 def test_it_pages_the_log(client: FlaskClient, session: Session, district: dict[str, User]) -> None:
     moment = datetime(2026, 3, 11, 6, 0, tzinfo=UTC)
     for n in range(51):

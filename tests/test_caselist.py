@@ -180,6 +180,20 @@ def test_it_shows_the_clock(client: FlaskClient, numbers: dict[str, str]) -> Non
     assert 'class="clock ok"' in page_html or 'class="clock soon"' in page_html
 
 
+def test_it_shows_when_a_final_case_ended_not_how_long_it_waits(
+    client: FlaskClient, numbers: dict[str, str]
+) -> None:
+    login(client, "dm")
+    page_html = client.get("/cases?sort=number").get_data(as_text=True)
+    rows = {n: row for row in re.findall(r"<tr>.*?</tr>", page_html, re.S) for n in NUMBER.findall(row)}
+    waiting = {name: re.findall(r"<td[^>]*>(.*?)</td>", rows[numbers[name]], re.S)[5] for name in "de"}
+    # d was closed at 17:30 and e rejected at 14:00 on 11 March (India): they wait on nobody.
+    assert re.fullmatch(r'<span class="muted">closed 3/11/26, 5:30\sPM</span>', waiting["d"])
+    assert re.fullmatch(r'<span class="muted">rejected 3/11/26, 2:00\sPM</span>', waiting["e"])
+    open_row = re.findall(r"<td[^>]*>(.*?)</td>", rows[numbers["a"]], re.S)[5]
+    assert re.fullmatch(r"\d+ \w+", open_row)  # how long a waits on the DM, e.g. "3 months"
+
+
 def test_it_links_cases_from_the_menu(client: FlaskClient, district: dict[str, User]) -> None:
     for username in ("dm", "collector", "admin", "cmho"):
         login(client, username)

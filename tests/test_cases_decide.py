@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime
 
@@ -81,6 +82,35 @@ def test_it_rejects_with_a_reason(client: FlaskClient, session: Session, number:
     assert response.status_code == 302
     case = get_case(session, number)
     assert case.state == "rejected" and case.events[-1].text == "Duplicate of SRJ-2026-000001"
+
+
+def test_it_starts_the_officer_choice_empty_and_refuses_it_empty(
+    client: FlaskClient, session: Session, district: dict[str, User], number: str
+) -> None:
+    as_user(client, "dm")
+    page = client.get(f"/cases/{number}").get_data(as_text=True)
+    select_html = re.search(r'<select[^>]*name="assign-officer".*?</select>', page, re.S)
+    assert select_html is not None
+    options = re.findall(r"<option([^>]*)>([^<]*)</option>", select_html.group(0))
+    # One press of Assign must not send the case to whoever is listed first.
+    assert options[0] == (' selected value="0"', "— Choose an officer —")
+    assert [attrs for attrs, _ in options[1:] if "selected" in attrs] == []
+    for fields in ({"officer": "0"}, {}):
+        response = decide(client, number, "assign", **fields)
+        assert response.status_code == 400
+        assert "Choose an officer." in response.get_data(as_text=True)
+    assert get_case(session, number).state == "awaiting_assignment"
+
+
+def test_it_says_the_messages_are_queued_not_sent(
+    client: FlaskClient, session: Session, district: dict[str, User], number: str
+) -> None:
+    as_user(client, "dm")
+    response = decide(client, number, "assign", officer=district["cmho"].id)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    # The form wrote a decision and an outbox row; the messages go later, through Prefect.
+    assert "has been notified" not in page
+    assert "Saved. Its messages are queued and appear under Notifications as they go out." in page
 
 
 def test_it_only_assigns_officers_of_the_category_department(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,50 @@ def test_it_finds_contacts_by_village_name_or_phone(
     session: Session, district: dict[str, User], typed: str, expected: list[str]
 ) -> None:
     assert names(search_contacts(session, typed, limit=5)) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("sarpanch", ["Ramesh Singh", "बुधराम सिंह"]),  # by village: Bishrampur, Chando
+        ("सरपंच", ["Ramesh Singh", "बुधराम सिंह"]),
+        ("Sarp", ["Ramesh Singh", "बुधराम सिंह"]),  # as typed
+        ("mitanin", ["सुनीता देवी", "Sukhmaniya Devi", "Phoolmati Paikra", "Shanti Rajwade"]),
+        ("sarpanch chando", ["बुधराम सिंह"]),
+        ("Sarpanch of Chando", ["बुधराम सिंह"]),
+        ("चांदो का सरपंच", ["बुधराम सिंह"]),
+        ("मितानिन जय", ["Phoolmati Paikra"]),
+        ("panchayat secretary", ["अजय कुमार", "Mohan Sahu"]),
+        ("secretary sawaraon", ["Mohan Sahu"]),
+        ("पंचायत सचिव सावा", ["Mohan Sahu"]),
+        ("anm kavita", ["Kavita Ekka"]),
+        ("sarpanch kharsura", []),  # Kharsura lists no Sarpanch
+        ("sarpanch atlantis", []),
+    ],
+)
+def test_it_finds_contacts_by_role_alone_or_with_a_village_or_name(
+    session: Session, district: dict[str, User], typed: str, expected: list[str]
+) -> None:
+    assert names(search_contacts(session, typed, limit=5)) == expected
+
+
+def test_it_finds_a_role_within_one_village(session: Session, district: dict[str, User]) -> None:
+    chando = search_contacts(session, "Sukhmaniya")[0].village_id
+    assert names(search_contacts(session, "sarpanch", village_id=chando)) == ["बुधराम सिंह"]
+
+
+def test_it_offers_the_roles_before_anything_is_typed(client: FlaskClient, district: dict[str, User]) -> None:
+    login(client, "operator")
+    for path in ("/directory", "/directory?q=&partial=1"):
+        page = client.get(path).get_data(as_text=True)
+        assert '<a href="/directory?q=Sarpanch">Sarpanch</a>' in page, path
+        assert '<a href="/directory?q=Mitanin">Mitanin</a>' in page, path
+    login(client, "bmo")  # reads Hindi: the links search the Hindi names
+    page = client.get("/directory").get_data(as_text=True)
+    assert ">सरपंच</a>" in page
+    link = re.search(r'<a href="([^"]+)">सरपंच</a>', page)
+    assert link is not None
+    assert "बुधराम सिंह" in client.get(link.group(1)).get_data(as_text=True)
 
 
 def test_it_searches_as_typed_with_tel_links(client: FlaskClient, district: dict[str, User]) -> None:

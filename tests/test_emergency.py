@@ -151,3 +151,19 @@ def test_it_turns_an_emergency_call_into_an_emergency_case(
     session.expire_all()
     case = session.scalars(select(Case)).one()
     assert session.get_one(Call, call.id).case_id == case.id and case.officer_id == district["cmho"].id
+
+
+def test_it_badges_an_emergency_as_one_in_the_queue_and_the_case_list(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
+    on_duty(session, district["cmho"])
+    login(client, "operator")
+    client.post("/emergencies/new", data=emergency_data(client))
+    number = session.scalar(select(Case.number).order_by(Case.id.desc()))
+    login(client, "cmho")
+    for path in ("/queue", "/cases"):
+        page = client.get(path).get_data(as_text=True)
+        assert number in page
+        # Its priority is urgent, but the officer must see at a glance that it is an emergency.
+        assert '<span class="badge urgent">Emergency</span>' in page, path
+        assert '<span class="badge urgent">Urgent</span>' not in page, path

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.cases.tables import Case
+from models.emergency.cases import AdmissionFacts, record_admission
 from models.homecare.followups import make_day_list, slot_due_at
 from models.homecare.tables import FollowUp, Patient, Reading
 from models.reference.tables import User
@@ -172,6 +173,28 @@ def test_a_red_flag_reading_opens_an_emergency(
     assert case is not None and case.emergency
     flashed = client.get("/follow-ups").get_data(as_text=True)
     assert case.number in flashed and "SpO2 89% (&lt; 94); Chest pain or pressure" in flashed
+
+
+def test_it_links_a_patient_to_their_emergency_case_and_admission(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
+    call = demo_call(session, "Arjun Paikra")
+    login(client, "operator")
+    token = csrf_token(client.get(f"/follow-ups/{call.id}").get_data(as_text=True))
+    client.post(f"/follow-ups/{call.id}", data={"csrf_token": token, "spo2": "88"})
+    case = session.scalar(select(Case).where(Case.patient_id == call.patient_id))
+    assert case is not None
+    page = client.get(f"/patients/{call.patient_id}").get_data(as_text=True)
+    assert f'<a class="number" href="/cases/{case.number}">{case.number}</a>' in page
+    facts = AdmissionFacts("District Hospital Surajpur", "ICU-3")
+    record_admission(session, case, facts, district["cmho"], today())
+    session.commit()
+    login(client, "dm")
+    page = client.get(f"/patients/{call.patient_id}").get_data(as_text=True)
+    assert "Admitted to hospital" in page
+    # Where to, and the case that says so, one click away.
+    assert "District Hospital Surajpur · bed ICU-3" in page
+    assert f'href="/cases/{case.number}"' in page
 
 
 def test_it_requeues_an_unreachable_call_and_discharges(

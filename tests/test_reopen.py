@@ -46,6 +46,11 @@ def test_it_offers_to_reopen_and_reopens_with_a_new_run(
     assert page.status_code == 200
     assert f"This caller's case {number} was closed recently" in html
     assert "फिर से बिस्तर नहीं" in html  # carried into the reopen form
+    # The other way out looks like the app's other second choices, not a bare browser button.
+    assert (
+        '<button type="submit" name="new_anyway" value="y" class="secondary">Open a new case anyway</button>'
+        in html
+    )
     assert session.scalar(select(func.count()).select_from(Case)) == cases_before
 
     response = decide_by_form(client, number, "reopen_closed", text="फिर से बिस्तर नहीं")

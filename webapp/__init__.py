@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         desk,
         duty,
         emergency,
+        health,
         homecare,
         labels,
         mailbox,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(desk.bp)
     app.register_blueprint(caselist.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(mailbox.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(advisories.bp)
@@ -106,7 +108,8 @@ def create_app(settings: Settings | None = None) -> Flask:
             "language": select_locale(),
             "labels": labels.ALL,
             "localized": labels.localized,
-            "waited": labels.waited,
+            "waiting_label": labels.waiting_label,
+            "urgency_label": labels.urgency_label,
             "clock_label": labels.clock_label,
             "event_label": labels.event_label,
         }

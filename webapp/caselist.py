@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote_plus
 
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context, url_for
 from flask_babel import force_locale
@@ -34,7 +35,7 @@ from models.reference.tables import Block, Category, Role, User
 from models.times import FIRST_DAY, INDIA, LAST_DAY, DayOutOfRange, db_time
 from webapp.auth import roles_required
 from webapp.db import get_session
-from webapp.labels import PRIORITY_LABELS, STATE_LABELS, clock_label, localized, waited
+from webapp.labels import PRIORITY_LABELS, STATE_LABELS, clock_label, localized, waiting_label
 
 bp = Blueprint("caselist", __name__)
 
@@ -157,7 +158,8 @@ def pager(flt: CaseFilter, result: CasePage) -> dict[str, str | None]:
 
 
 def render_list(flt: CaseFilter, errors: list[FilterError], result: CasePage | None, now: datetime) -> Any:
-    rows = [(case, clock_label(case, now), waited(case, now)) for case in result.rows] if result else []
+    cases = result.rows if result else []
+    rows = [(case, clock_label(case, now), waiting_label(case, now)) for case in cases]
     return render_template(
         "caselist/list.html",
         flt=flt,
@@ -303,7 +305,7 @@ def audit_log() -> Any:
         .offset((number - 1) * AUDIT_PAGE)
     ).all()
     pages = max(1, -(-total // AUDIT_PAGE))
-    rows = [(e, AUDIT_ACTIONS.get(e.action, e.action), audit_link(e)) for e in entries]
+    rows = [(e, AUDIT_ACTIONS.get(e.action, e.action), audit_link(e), audit_target(e)) for e in entries]
     args = {"user": user_id} if user_id else {}
     return render_template(
         "caselist/audit.html",
@@ -316,6 +318,13 @@ def audit_log() -> Any:
         previous=url_for("caselist.audit_log", **args, page=number - 1) if number > 1 else None,
         next=url_for("caselist.audit_log", **args, page=number + 1) if number < pages else None,
     )
+
+
+def audit_target(entry: AuditEntry) -> str:
+    """An entry's target as a person reads it: a list's or an export's query string decoded (q=राशन)."""
+    if entry.action in ("list", "export"):
+        return unquote_plus(entry.target)  # stored as the browser sent it, percent-encoded
+    return entry.target
 
 
 def audit_link(entry: AuditEntry) -> str:

@@ -171,7 +171,8 @@ def decision_forms(case: Case) -> dict[str, DecisionForm]:
 
 
 def officer_choices(case: Case) -> list[SelectChoice]:
-    return [
+    """The officers who may take case, after a blank first choice (AssignForm refuses it)."""
+    return [SelectChoice(0, _("— Choose an officer —"))] + [
         SelectChoice(o.id, f"{o.name}, {o.designation}" if o.designation else o.name)
         for o in officers_for(get_session(), case.category)
     ]
@@ -251,7 +252,8 @@ def act(number: str, action: str) -> Any:
         flash(moved_on, "error")
         return render_case(case, None, 409)
     db.commit()
-    flash(_("Saved. The next person has been notified."), "success")
+    # True when it shows: the messages go out later, when a dispatcher hands the decision to Prefect.
+    flash(_("Saved. Its messages are queued and appear under Notifications as they go out."), "success")
     return redirect(url_for("cases.view", number=case.number))
 
 

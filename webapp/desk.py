@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from models.desk.calls import caller_history, log_call, recent_calls
-from models.desk.contacts import export_contacts, load_contacts, search_contacts
+from models.desk.contacts import export_contacts, load_contacts, roles_listed, search_contacts
 from models.desk.tables import Call, CallKind
 from models.normalize import e164
 from models.reference.tables import Role, Village
@@ -130,13 +130,15 @@ def call_for_intake(form: IntakeForm) -> Call | None:
 @bp.route("/directory")
 @login_required
 def directory() -> str:
-    """Field contacts by village, name or phone (?q=), or all of one village (?village=<id>)."""
+    """Field contacts by role, village, name or phone (?q=), or all of one village (?village=<id>)."""
     db = get_session()
     typed = request.args.get("q", "")[:100]
     village = db.get(Village, request.args.get("village", type=row_id) or 0)
     contacts = search_contacts(db, typed, village_id=village.id if village else None)
+    # Before anything is typed, the roles as links: "who is the Sarpanch" is the usual question.
+    roles = roles_listed(db) if not typed.strip() and village is None else []
     template = "desk/_contacts.html" if request.args.get("partial") else "desk/directory.html"
-    return render_template(template, contacts=contacts, q=typed, village=village)
+    return render_template(template, contacts=contacts, q=typed, village=village, roles=roles)
 
 
 @bp.route("/directory/export.csv")

@@ -152,8 +152,13 @@ class DecisionForm(FlaskForm):
 
 
 class AssignForm(DecisionForm):
-    officer = SelectField(_l("Officer"), coerce=row_id, validate_choice=True)
+    # 0 is the blank first choice: the DM picks the officer, one press never sends it to the first.
+    officer = SelectField(_l("Officer"), coerce=row_id, validate_choice=True, default=0)
     text = TextAreaField(_l("Instruction (optional)"), validators=[Length(max=TEXT_MAX)])
+
+    def validate_officer(self, field: SelectField) -> None:
+        if not field.data:
+            raise ValidationError(_l("Choose an officer."))
 
 
 class RejectForm(DecisionForm):

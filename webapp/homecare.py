@@ -27,6 +27,7 @@ from wtforms.validators import Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from models.cases.tables import Case
+from models.emergency.cases import emergencies_of
 from models.homecare.followups import (
     CallClosed,
     Vitals,
@@ -173,9 +174,13 @@ def patient(patient_id: int) -> str:
     db = get_session()
     found = get_patient(patient_id)
     readings = readings_of(db, found.id)
+    emergencies = emergencies_of(db, found.id)
     return render_template(
         "homecare/patient.html",
         patient=found,
+        emergencies=emergencies,
+        # "Admitted to hospital" links to the case that recorded where.
+        admitted=next((case for case, admission in emergencies if admission), None),
         calls=follow_ups_of(db, found.id),
         readings=list(reversed(readings)),
         charts=trend_charts(readings, db.scalars(select(VitalThreshold)).all()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask_babel import format_timedelta, get_locale, gettext
+from flask_babel import format_datetime, format_timedelta, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from models.cases.sla import overdue, running_clock
@@ -56,6 +56,9 @@ ROLE_LABELS = {
 }
 
 PRIORITY_LABELS = {"normal": _l("Normal"), "urgent": _l("Urgent")}
+
+# A final case waits on nobody: its list row says when it ended instead.
+ENDED_LABELS = {"closed": _l("closed %(when)s"), "rejected": _l("rejected %(when)s")}
 
 DELIVERY_LABELS = {
     "pending": _l("Pending"),
@@ -137,3 +140,20 @@ def event_label(event: Any) -> str:
 def waited(case: Any, now: datetime | None = None) -> timedelta:
     """How long the case has been in its current state."""
     return (now or datetime.now(UTC)) - aware(case.state_since)
+
+
+def waiting_label(case: Any, now: datetime | None = None) -> tuple[str, str]:
+    """How long the case has waited on its step, or when it ended once final, as (text, css class)."""
+    ended = ENDED_LABELS.get(case.state)
+    if ended is not None:
+        return str(ended % {"when": format_datetime(aware(case.state_since), "short")}), "muted"
+    return format_timedelta(waited(case, now)), ""
+
+
+def urgency_label(case: Any) -> str:
+    """The badge a case's number carries: an emergency says so (its priority is urgent too); else ""."""
+    if case.emergency:
+        return gettext("Emergency")
+    if case.priority == "urgent":
+        return str(PRIORITY_LABELS["urgent"])
+    return ""

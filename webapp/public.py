@@ -1,10 +1,10 @@
-"""The one page without a login: a citizen looks up their complaint by number and phone."""
+"""What needs no login: a citizen looks up their complaint by number and phone; and the app's icon."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, current_app, render_template
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -36,3 +36,9 @@ def status() -> Any:
             form.number.errors.append(_("No complaint with this number and phone."))  # type: ignore[attr-defined]
     code = 400 if form.errors else 200
     return render_template("public/status.html", form=form, case=case), code
+
+
+@bp.route("/favicon.ico")
+def favicon() -> Response:
+    """The icon browsers ask for unprompted (pages link favicon.svg): a static asset like /static/."""
+    return current_app.send_static_file("favicon.svg")

@@ -221,11 +221,54 @@ def _contacts() -> Select[tuple[Contact]]:
     )
 
 
+def _by_village(query: Select[tuple[Contact]]) -> Select[tuple[Contact]]:
+    """Contacts village by village, each village's by role, then name: how the directory lists them."""
+    return query.order_by(Village.name, Block.name, ContactRole.id, Contact.name_key, Contact.id)
+
+
+# Words that join a role to a place without naming either: "Sarpanch of Chando", "चांदो का सरपंच".
+LINKING_WORDS = frozenset({"of", "in", "at", "the", "ka", "ki", "ke", "का", "की", "के", "में"})
+ROLE_PREFIX = 3  # the last word, still being typed, finds roles from this many letters on
+
+
+def _roles_named(session: Session, text: str) -> tuple[set[int], str]:
+    """The roles text names by their words (English or Hindi; the last word may be half typed), and the rest.
+
+    Roles are rows a district adds to, so their names are read each time; they are a handful.
+    """
+    words = search_key(text).split()
+    role_words: dict[str, set[int]] = {}
+    for role in session.scalars(select(ContactRole)):
+        for name in (role.code.replace("_", " "), role.name, role.name_hi):
+            for word in search_key(name).split():
+                role_words.setdefault(word, set()).add(role.id)
+    roles: set[int] = set()
+    rest: list[str] = []
+    for i, word in enumerate(words):
+        found = role_words.get(word, set())
+        if not found and i == len(words) - 1 and len(word) >= ROLE_PREFIX:
+            found = {r for name, ids in role_words.items() if name.startswith(word) for r in ids}
+        roles |= found
+        if not found:
+            rest.append(word)
+    if not roles:
+        return set(), text
+    return roles, " ".join(w for w in rest if w not in LINKING_WORDS)
+
+
+def roles_listed(session: Session) -> list[ContactRole]:
+    """The roles some active contact has, in the order they were added: the directory's quick links."""
+    listed = select(Contact.id).where(Contact.role_id == ContactRole.id, Contact.active.is_(True)).exists()
+    return list(session.scalars(select(ContactRole).where(listed).order_by(ContactRole.id)))
+
+
 def search_contacts(
     session: Session, text: str, limit: int = 50, village_id: int | None = None
 ) -> list[Contact]:
-    """Active contacts by the digits of their phone, or by name, then by village name (English or Hindi).
+    """Active contacts by the digits of their phone, or by role, name and village (English or Hindi).
 
+    A role's name finds its contacts, alone ("Sarpanch") or with the start of a village or a name
+    ("sarpanch chando", "मितानिन सुनीता"); then come the contacts the whole text finds by name or village.
     Names and phones are index ranges read in index order, so a short prefix matching thousands
     of contacts costs no more than a long one. Villages are few enough (10,000) to scan.
     """
@@ -236,16 +279,30 @@ def search_contacts(
     if PHONE_LIKE.match(text) and len(re.sub(r"\D", "", text)) >= 3:
         ranges = or_(*(_starts_with(Contact.phone, p) for p in _phone_prefixes(text)))
         return list(session.scalars(base.where(ranges).order_by(Contact.phone).limit(limit)))
-    by_village = base.order_by(Village.name, Block.name, ContactRole.id, Contact.name_key, Contact.id)
     if not text:
         # Nothing typed: one village's contacts, or none (not a list of 50,000).
-        return list(session.scalars(by_village.limit(limit))) if village_id is not None else []
+        return list(session.scalars(_by_village(base).limit(limit))) if village_id is not None else []
+    roles, rest = _roles_named(session, text)
+    found: list[Contact] = []
+    if roles:
+        in_roles = base.where(Contact.role_id.in_(roles))
+        if rest:
+            found = _named_or_placed(session, in_roles, rest, limit)
+        else:
+            found = list(session.scalars(_by_village(in_roles).limit(limit)))
+    seen = {c.id for c in found}
+    others = [c for c in _named_or_placed(session, base, text, limit) if c.id not in seen]
+    return found + others[: limit - len(found)]
+
+
+def _named_or_placed(session: Session, base: Select[tuple[Contact]], text: str, limit: int) -> list[Contact]:
+    """Contacts of base whose name, or whose village's name, starts with text."""
     named = base.where(_starts_with(Contact.name_key, search_key(text)))
     by_name = list(session.scalars(named.order_by(Contact.name_key, Contact.id).limit(limit)))
     villages = villages_starting(text)
     assert villages is not None
     first = villages.with_only_columns(Village.id).order_by(Village.name).limit(VILLAGES_SEARCHED)
-    in_villages = by_village.where(Contact.village_id.in_(first.scalar_subquery()))
+    in_villages = _by_village(base).where(Contact.village_id.in_(first.scalar_subquery()))
     seen = {c.id for c in by_name}
     by_place = [c for c in session.scalars(in_villages.limit(limit)) if c.id not in seen]
     # "Ram" is both Ramesh and Rampur: when both match, each gets at least half the list.

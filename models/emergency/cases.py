@@ -127,3 +127,14 @@ def record_admission(
         end_follow_ups(session, case.patient_id, PatientStatus.admitted, now)
     session.flush()
     return admission
+
+
+def emergencies_of(session: Session, patient_id: int) -> list[tuple[Case, Admission | None]]:
+    """A home-isolation patient's emergency cases, newest first, each with its admission once recorded."""
+    rows = session.execute(
+        select(Case, Admission)
+        .outerjoin(Admission, Admission.case_id == Case.id)
+        .where(Case.patient_id == patient_id, Case.emergency.is_(True))
+        .order_by(Case.id.desc())
+    )
+    return [(case, admission) for case, admission in rows]
