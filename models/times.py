@@ -82,3 +82,44 @@ def india_day(moment: datetime) -> date:
 def day_start(day: date) -> datetime:
     """Midnight at the start of an India date, in UTC."""
     return datetime.combine(day, time(), INDIA).astimezone(UTC)
+
+
+# Shown to people: one style for every date and time the app, its mail and its SMS print.
+# Day first and numeric, 29/11/2026, as Indian offices write it in both languages (and in the
+# international digits that Hindi government text uses); never the US 11/29/26. The clock is India
+# time. English takes 12 hours with a lower-case "pm" (10:10 pm), the way Indian English prints it;
+# Hindi takes 24 hours (22:10), as railway timetables and government notices in Hindi do: it needs
+# no पूर्वाह्न/अपराह्न, words a reader takes longer to read than the hour itself.
+WEEKDAYS = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "hi": ("सोम", "मंगल", "बुध", "गुरु", "शुक्र", "शनि", "रवि"),
+}
+
+
+def day(value: date) -> str:
+    """A date as 29/11/2026; a moment (a datetime) gives its India date."""
+    if isinstance(value, datetime):
+        value = india_day(value)
+    return f"{value.day:02d}/{value.month:02d}/{value.year}"
+
+
+def short_day(value: date, language: str = "en", weekday: bool = False) -> str:
+    """A date without its year for a chart's axis: 29/11, or "Sun 29/11" with its weekday."""
+    if isinstance(value, datetime):
+        value = india_day(value)
+    short = f"{value.day:02d}/{value.month:02d}"
+    return f"{WEEKDAYS.get(language, WEEKDAYS['en'])[value.weekday()]} {short}" if weekday else short
+
+
+def clock(moment: datetime, language: str = "en", seconds: bool = False) -> str:
+    """A moment's India time: 10:10 pm in English, 22:10 in Hindi (with :11 seconds if asked)."""
+    local = aware(moment).astimezone(INDIA)
+    rest = f"{local.minute:02d}" + (f":{local.second:02d}" if seconds else "")
+    if language == "hi":
+        return f"{local.hour:02d}:{rest}"
+    return f"{local.hour % 12 or 12}:{rest} {'am' if local.hour < 12 else 'pm'}"
+
+
+def when(moment: datetime, language: str = "en", seconds: bool = False) -> str:
+    """A moment as its India date and time: 29/11/2026, 10:10 pm (English), 29/11/2026, 22:10 (Hindi)."""
+    return f"{day(moment)}, {clock(moment, language, seconds)}"

@@ -16,7 +16,7 @@ from models.config import Settings
 from models.messages import Delivery
 from models.oversight.tables import Audience, Escalation
 from models.reference.tables import Role, User
-from models.times import INDIA, aware
+from models.times import when
 from notifications.render import render
 from notifications.sending import (
     Kind,
@@ -120,20 +120,19 @@ def compose(session: Session, delivery: Delivery, settings: Settings) -> Message
         village=(case.village.name_hi or case.village.name) if hindi else case.village.name,
         link=f"{settings.public_url}/cases/{case.number}",
         district=settings.district_name,
-        escalation=_escalation_facts(event, case),
+        escalation=_escalation_facts(event, case, user.language),
     )
     return Message(url, title, body)
 
 
-def _escalation_facts(event: CaseEvent, case: Case) -> dict[str, object] | None:
-    """What an escalation message says: the rung, the step and its deadline (India time)."""
+def _escalation_facts(event: CaseEvent, case: Case, language: str) -> dict[str, object] | None:
+    """What an escalation message says: the rung, the step and its deadline (India time, as on the pages)."""
     if event.escalation is None or case.due_at is None:
         return None
-    due = aware(case.due_at).astimezone(INDIA)
     return {
         "percent": event.escalation.rung.percent,
         "step": WAITING_ON.get(State(event.from_state or case.state), Step.dm).value,
-        "due": due.strftime("%d %b %H:%M"),
+        "due": when(case.due_at, language),
         "overdue": event.escalation.rung.percent >= 100,
         "officer": case.officer.name if case.officer else "",
     }

@@ -7,6 +7,7 @@ import mailbox
 import signal
 import threading
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from apprise import Apprise
 from apprise.plugins.email import NotifyEmail
+
+from models.times import aware
 
 
 class MaildirHandler:
@@ -43,8 +46,15 @@ def read_messages(path: str | Path) -> list[EmailMessage]:
     for key in box.keys():
         with box.get_file(key) as fh:
             messages.append(message_from_bytes(fh.read(), policy=policy.default))
-    messages.sort(key=lambda m: m.get("Date") and m["Date"].datetime.timestamp() or 0)
+    messages.sort(key=lambda m: sent_at(m) or datetime.min.replace(tzinfo=UTC))  # undated ones first
     return messages  # type: ignore[return-value]
+
+
+def sent_at(message: EmailMessage) -> datetime | None:
+    """The moment in the message's Date header (aware UTC), or None when it has none or not a date."""
+    header = message.get("Date")
+    moment = getattr(header, "datetime", None)  # None for a header like "garbage" (a defect)
+    return None if moment is None else aware(moment)  # "-0000" gives a naive one: UTC
 
 
 def body_text(message: EmailMessage) -> str:

@@ -238,7 +238,7 @@ def test_it_refuses_an_overlapping_shift_on_the_page(
     login(client, "dm")
     response = client.post("/duty", data=form_data(client, officers["cmho"]))
     page = response.get_data(as_text=True)
-    assert response.status_code == 400 and "already has this duty from 1/10/31, 12:00" in page
+    assert response.status_code == 400 and "already has this duty from 10/01/2031, 12:00 pm" in page
     assert len(shifts(session)) == 1
 
 

@@ -188,6 +188,9 @@ def test_it_sends_escalations_to_their_audience_once(
         assert [c["to"] for c in CAPTURED] == ["cmho", "dm", "collector"]
         assert "अनुस्मारक" in CAPTURED[0]["title"] and case.number in CAPTURED[0]["title"]
         assert "Overdue" in CAPTURED[1]["title"] and "action by the officer" in CAPTURED[1]["title"]
+        # Assigned at 04:00 UTC with 3 h to act: due 07:00 UTC, 12:30 in India, written as on the pages.
+        assert "समय सीमा: 29/11/2026, 12:30 (भारतीय समय)" in CAPTURED[0]["body"]
+        assert "Limit: 29/11/2026, 12:30 pm (India time)" in CAPTURED[1]["body"]
         mails = read_messages(tmp_path / "inbox")
         assert len(mails) == 1 and "ऑक्सीजन बिस्तर चाहिए" in body_text(mails[0])
         sent = session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "sent"))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
 from models.config import Settings
 from models.reference.tables import User
@@ -55,3 +56,29 @@ def test_it_shows_each_person_only_their_own_mail(
     assert {subject for subject in MAIL.values() if subject in page} == seen
     assert ("No messages yet." in page) == (not seen)
     assert ("every notification mail" in page) == (username == "admin")
+
+
+@pytest.mark.parametrize(("language", "shown"), [("en", "29/11/2026, 10:10 pm"), ("hi", "29/11/2026, 22:10")])
+def test_it_shows_when_a_mail_was_sent_in_india_time(
+    client: FlaskClient,
+    settings: Settings,
+    district: dict[str, User],
+    session: Session,
+    language: str,
+    shown: str,
+) -> None:
+    """The Date header says +0000 (UTC); the mailbox shows the India time, like every other page."""
+    box = mailbox.Maildir(Path(settings.mail_dir), create=True)
+    for subject, date in [("Sent at 16:40 UTC", "Sun, 29 Nov 2026 16:40:11 +0000"), ("No date", "garbage")]:
+        message = EmailMessage()
+        message["To"], message["Subject"], message["Date"] = "dm@demo.local", subject, date
+        message.set_content(subject)
+        box.add(message)
+    district["admin"].language = language
+    session.commit()
+    login(client, "admin")
+    response = client.get("/mailbox")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Sent at 16:40 UTC" in page and "No date" in page
+    assert shown in page
+    assert "+0000" not in page and "16:40" not in page.replace("Sent at 16:40 UTC", "")

@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     babel.init_app(app, locale_selector=select_locale)
+    from webapp import dates
+
+    dates.register(app)  # after init_app: it replaces Flask-Babel's date filters
     from webapp import throttle
 
     throttle.init(app, settings)

@@ -9,7 +9,7 @@ from typing import Any
 
 from babel.numbers import format_decimal as format_decimal_in
 from flask import Blueprint, current_app, g, render_template, request, url_for
-from flask_babel import format_date, format_datetime, format_percent, get_locale
+from flask_babel import format_percent, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -29,6 +29,7 @@ from models.oversight.stats import (
 )
 from models.reference.tables import Block, Category, Role, User
 from webapp.auth import roles_required
+from webapp.dates import day, short_day, when
 from webapp.db import get_session
 from webapp.labels import STATE_LABELS, localized
 
@@ -225,8 +226,8 @@ def day_rows(days: list[Day]) -> list[Row]:
     longest = max((d.opened for d in days), default=0)
     return [
         Row(
-            format_date(d.day, "EEE d MMM"),
-            Figure(format_date(d.day, "d MMM"), number(d.opened), case_list(**span(d.day, d.day))),
+            short_day(d.day, weekday=True),
+            Figure(short_day(d.day), number(d.opened), case_list(**span(d.day, d.day))),
             [
                 Bar(
                     str(STATE_LABELS[s]),
@@ -284,12 +285,12 @@ def names_of(stats: WindowStats) -> dict[str, dict[int, str]]:
 def period_label(name: str, stats: WindowStats) -> str:
     w = stats.window
     if name == "today":
-        return _("Today, %(day)s", day=format_date(w.last, "d MMM"))
+        return _("Today, %(day)s", day=day(w.last))
     return _(
         "Last %(days)d days, %(first)s to %(last)s",
         days=len(w.days),
-        first=format_date(w.first, "d MMM"),
-        last=format_date(w.last, "d MMM"),
+        first=day(w.first),
+        last=day(w.last),
     )
 
 
@@ -309,7 +310,7 @@ def index() -> str:
     labels = {name: period_label(name, stats) for name, stats in windows.items()}
     return render_template(
         "dashboard/index.html",
-        as_of=format_datetime(now, "d MMM yyyy, HH:mm"),
+        as_of=when(now),
         headlines=[(labels[name], headline(stats)) for name, stats in windows.items()],
         days=day_rows(daily(db, now, DAYS)),
         day_legend=[(s.value, STATE_LABELS[s]) for s in DAY_STATES],

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -18,6 +17,7 @@ from models.duty.tables import Duty
 from models.reference.tables import Role
 from models.times import from_india
 from webapp.auth import roles_required
+from webapp.dates import when
 from webapp.db import get_session
 from webapp.forms import EmptyForm, FlaskForm, entered_date
 from webapp.guards import row_id
@@ -93,8 +93,8 @@ def add() -> Any:
         clash = _(
             "%(name)s already has this duty from %(start)s to %(end)s.",
             name=exc.user.name,
-            start=format_datetime(exc.shift.starts_at, "short"),
-            end=format_datetime(exc.shift.ends_at, "short"),
+            start=when(exc.shift.starts_at),
+            end=when(exc.shift.ends_at),
         )
         form.ends_at.errors.append(clash)  # type: ignore[union-attr]
         return render_roster(form, 400)

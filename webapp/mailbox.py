@@ -6,7 +6,8 @@ from flask import Blueprint, abort, current_app, render_template
 from flask_login import current_user, login_required
 
 from models.reference.tables import Role
-from notifications.mailsink import body_text, mail_addresses, read_messages, recipients
+from notifications.mailsink import body_text, mail_addresses, read_messages, recipients, sent_at
+from webapp.dates import when
 
 bp = Blueprint("mailbox", __name__)
 
@@ -30,7 +31,7 @@ def index() -> str:
         {
             "to": m.get("X-Envelope-To") or m.get("To", ""),
             "subject": m.get("Subject", ""),
-            "date": m.get("Date", ""),
+            "date": when(sent_at(m)),  # India time, not the header's +0000
             "body": body_text(m),
         }
         for m in reversed(read_messages(settings.mail_dir))
