@@ -6,7 +6,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -33,7 +33,7 @@ from models.messages import Delivery, queue_again
 from models.outbox import Outbox, parked
 from models.reference.tables import Category, Role
 from models.reference.villages import by_block
-from webapp import runs
+from webapp import history, runs
 from webapp.auth import roles_required
 from webapp.caselist import audited
 from webapp.db import get_session
@@ -280,7 +280,7 @@ def retry_delivery(delivery_id: int) -> Response:
 @bp.route("/cases/<number>/timeline")
 @roles_required(Role.collector, Role.dm, Role.admin)
 def timeline(number: str) -> str:
-    """The audit view: case events, deliveries and the flow run's history in one list."""
+    """The audit view: the case's business steps; with ?detail=engine, every state and task of its run."""
     case = get_case(number)
     db = get_session()
     deliveries = db.scalars(select(Delivery).where(Delivery.case_id == case.id)).all()
@@ -288,5 +288,4 @@ def timeline(number: str) -> str:
     # timelines waiting on it must not hold the connections the operators' pages need.
     audited("view", case.number)
     run = runs.run_history(case.flow_run_id, current_app.config["SETTINGS"])
-    entries = runs.merge_timeline(case, deliveries, run)
-    return render_template("cases/timeline.html", case=case, entries=entries, run=run)
+    return history.page(case, deliveries, run, detail=request.args.get("detail") == "engine")

@@ -42,6 +42,7 @@ class RunHistory:
     states: list[dict[str, Any]] = field(default_factory=list)
     tasks: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
+    state_type: str = ""  # Prefect's StateType of `state` (COMPLETED, ...), for names it adds later
 
 
 def run_history(flow_run_id: str | None, settings: Settings) -> RunHistory | None:
@@ -111,15 +112,20 @@ def _read(flow_run_id: str, url: str, settings: Settings) -> RunHistory:
         name=run.name,
         state=run.state.name if run.state else "",
         url=url,
-        states=[{"at": s.timestamp, "name": s.name, "message": s.message or ""} for s in states],
+        states=[
+            {"at": s.timestamp, "name": s.name, "type": s.type.value, "message": s.message or ""}
+            for s in states
+        ],
         tasks=[
             {
                 "at": t.start_time or t.expected_start_time,
                 "name": t.name,
                 "state": t.state.name if t.state else "",
+                "type": t.state.type.value if t.state else "",
             }
             for t in tasks
         ],
+        state_type=run.state.type.value if run.state else "",
     )
 
 

@@ -89,9 +89,12 @@ def test_it_carries_a_complaint_to_closure(
         assert len(deliveries) == 10 and {(d.status, d.attempts) for d in deliveries} == {("sent", 1)}
         assert all(o.done_at for o in session.scalars(select(Outbox).where(Outbox.case_id == case.id)))
 
+    # By default the business steps, each with its engine line; every run state and task one click away.
     timeline = users["collector"].http.get(f"/cases/{number}/timeline").text
-    assert "Suspended" in timeline and "Completed" in timeline and "assign_officer" in timeline
+    assert "Engine: Recording the assignment" in timeline and '<tr class="state">' not in timeline
     assert f"/runs/flow-run/{run['id']}" in timeline
+    detail = users["collector"].http.get(f"/cases/{number}/timeline?detail=engine").text
+    assert "Suspended" in detail and "Completed" in detail and "assign_officer" in detail
 
 
 def test_it_keeps_complaints_while_prefect_is_down(stack: Stack, users: dict[str, WebUser]) -> None:
