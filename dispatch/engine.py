@@ -7,11 +7,13 @@ logic need none of it.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from models.config import Settings
+from models.homecare.schedule import request_key
 from models.outbox import Outbox
+from models.times import INDIA
 
 log = logging.getLogger("control_room.dispatch")
 
@@ -66,19 +68,28 @@ def start_case(row: Outbox, settings: Settings) -> str:
     return str(flow_run.id)
 
 
-def start_other(row: Outbox, settings: Settings) -> str:
-    """Start an advisory's run, or a run of the message retries; return what was done."""
-    from prefect.deployments import run_deployment
-
+def other_run(row: Outbox, settings: Settings, now: datetime) -> tuple[str, dict[str, Any], str] | None:
+    """The deployment, parameters and idempotency key of a row that is not a case's; None: start nothing."""
+    if row.kind == "follow-up-list":  # a person's "Make today's list now" (models/homecare/schedule.py)
+        day, slot = row.payload["day"], row.payload["slot"]
+        if day != now.astimezone(INDIA).date().isoformat():
+            return None  # asked for on a day that is over (Prefect was down): nobody would see that list
+        key = request_key(date.fromisoformat(day), slot)  # the row's own: two rows never start two runs
+        return settings.follow_up_deployment, {"slot": slot, "day": day}, key
     if row.kind == "advisory":
         advisory_id = int(row.payload["advisory_id"])
-        name, parameters, key = (
-            settings.advisory_deployment,
-            {"advisory_id": advisory_id},
-            f"advisory-{advisory_id}",
-        )
-    else:  # "retries": a person's Send again
-        name, parameters, key = settings.retries_deployment, {}, f"retries-{row.id}"
+        return settings.advisory_deployment, {"advisory_id": advisory_id}, f"advisory-{advisory_id}"
+    return settings.retries_deployment, {}, f"retries-{row.id}"  # "retries": a person's Send again
+
+
+def start_other(row: Outbox, settings: Settings) -> str:
+    """Start an advisory's run, a follow-up list asked for now, or the message retries; say what was done."""
+    from prefect.deployments import run_deployment
+
+    target = other_run(row, settings, datetime.now(UTC))
+    if target is None:
+        return f"not started: {row.kind} {row.payload} is of a day that is over"
+    name, parameters, key = target
     # As for a case: a repeated start returns the run made the first time.
     flow_run = run_deployment(
         name=name, parameters=parameters, timeout=0, idempotency_key=key, tags=[row.kind], as_subflow=False

@@ -8,8 +8,9 @@ from prefect import flow, get_run_logger, task
 
 from models.config import Settings
 from models.db import get_sessionmaker
-from models.homecare.followups import make_day_list, slot_due_at
+from models.homecare.followups import make_day_list
 from models.homecare.register import discharge_ended
+from models.homecare.schedule import list_due_at
 from models.times import INDIA
 from notifications.miss_alerts import deliver_alert, unsent_alerts
 
@@ -38,18 +39,24 @@ def send_miss_alert(alert_id: int, now: datetime) -> int:
 
 @flow(name="follow-up-list", log_prints=True)
 def follow_up_list(
-    slot: str | None = None, now: datetime | None = None, list_calls: bool = True
+    slot: str | None = None,
+    now: datetime | None = None,
+    list_calls: bool = True,
+    day: date | None = None,
 ) -> dict[str, int]:
     """Make the day's call list for one scheduled time, and send the miss alerts not yet sent.
 
     1. discharge_patients: isolation over (planned end before today, India time): discharged.
     2. make_list: one call per patient in isolation for `slot` ("HH:MM", India time) today,
-       due at that time; a second run for the same slot adds nothing.
+       due at that time (at once for a list made before its time, on request: the follow-ups
+       page); a second run for the same slot adds nothing.
     3. send_miss_alert: each alert recorded when a patient's misses in a row reached the limit
        and not sent yet (unsent_alerts: the longest waiting first, at most 100 a run). A message
        that fails is the send-retries flow's (flows/retries.py), at its due time.
 
     `slot` defaults to the time of `now`; `now` defaults to the current time. Tests pass both.
+    `day` (India) defaults to today's: a list asked for late in the evening and started after
+    midnight is still that evening's.
     With `list_calls` false (the frequent schedule) the run skips step 2: alerts go out within
     minutes of the miss that reached the limit, not at the next call time.
     """
@@ -58,7 +65,8 @@ def follow_up_list(
     local = moment.astimezone(INDIA)
     today, slot = local.date(), slot or local.strftime("%H:%M")
     discharged = discharge_patients(today, moment)
-    added = make_list(today, slot, slot_due_at(today, slot)) if list_calls else 0
+    listed = day or today
+    added = make_list(listed, slot, list_due_at(listed, slot, moment)) if list_calls else 0
     with get_sessionmaker(Settings.from_env().database_url).begin() as session:
         waiting = unsent_alerts(session)
     failed = 0

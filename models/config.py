@@ -70,6 +70,8 @@ class Settings:
     advisory_deployment: str = "send-advisory/send-advisory"
     # The message retries (flows/retries.py): a person's Send again starts a run at once.
     retries_deployment: str = "send-retries/send-retries"
+    # The follow-up list (flows/follow_up.py): the follow-ups page's "Make today's list now".
+    follow_up_deployment: str = "follow-up-list/follow-up-list"
     # A login session unused this long ends (a desk left signed in overnight is signed out).
     session_idle_minutes: float = 120.0
     # Failed sign-ins allowed per login name and per address (Flask-Limiter's notation), and
@@ -105,6 +107,7 @@ class Settings:
             follow_up_miss_limit=int(env_float("FOLLOW_UP_MISS_LIMIT", defaults.follow_up_miss_limit)),
             advisory_deployment=env("CONTROL_ROOM_ADVISORY_DEPLOYMENT", defaults.advisory_deployment),
             retries_deployment=env("CONTROL_ROOM_RETRIES_DEPLOYMENT", defaults.retries_deployment),
+            follow_up_deployment=env("CONTROL_ROOM_FOLLOW_UP_DEPLOYMENT", defaults.follow_up_deployment),
             session_idle_minutes=env_float("SESSION_IDLE_MINUTES", defaults.session_idle_minutes),
             login_limit_account=env("LOGIN_LIMIT_ACCOUNT", defaults.login_limit_account),
             login_limit_address=env("LOGIN_LIMIT_ADDRESS", defaults.login_limit_address),

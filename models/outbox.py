@@ -29,7 +29,7 @@ class Outbox(Base):
     __table_args__ = (Index("ix_outbox_pending", "done_at", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)  # None: not a case's
-    kind: Mapped[str] = mapped_column(String(16))  # "start" | "resume" | "advisory"
+    kind: Mapped[str] = mapped_column(String(16))  # "start" | "resume" | "advisory" | "follow-up-list" ...
     pause_key: Mapped[str] = mapped_column(String(64), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -40,6 +40,9 @@ class Outbox(Base):
     claimed_until: Mapped[datetime | None] = mapped_column()  # a dispatcher works on it until then
     claimed_by: Mapped[str] = mapped_column(String(64), default="")
     parked_at: Mapped[datetime | None] = mapped_column(index=True)  # given up: last_error says why
+    # A hand-off a person may ask for twice (two clicks, two desks) is written once: the second
+    # insert finds this key and adds nothing (None: no such rule, as for a case's rows).
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
 
 class Lease(Base):

@@ -96,6 +96,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "homecare.discharge": DESK,
     "homecare.follow_ups": DESK,
     "homecare.import_patients": DESK,
+    "homecare.make_list": DESK,  # today's follow-up list now: an outbox row for the dispatcher
     "homecare.patient": REGISTER,
     "homecare.register": REGISTER,
     "homecare.unreachable": DESK,

@@ -46,6 +46,7 @@ from models.homecare.register import (
     patient_csv_rows,
     write_patients,
 )
+from models.homecare.schedule import list_request, next_list_at, on_demand_slot, request_list
 from models.homecare.tables import FollowUp, Patient, PatientStatus, Symptom, VitalThreshold
 from models.reference.tables import Role
 from models.reference.villages import by_block
@@ -260,8 +261,32 @@ def _write(checked: list[Any]) -> Iterator[dict[str, Any]]:
 @bp.route("/follow-ups")
 @roles_required(*WORKERS)
 def follow_ups() -> str:
-    """The calls due now, oldest first."""
-    return render_template("homecare/follow_ups.html", calls=due_list(get_session(), datetime.now(UTC)))
+    """The calls due now, oldest first; when the next list comes, and today's list made on request."""
+    db = get_session()
+    now = datetime.now(UTC)
+    return render_template(
+        "homecare/follow_ups.html",
+        calls=due_list(db, now),
+        next_list_at=next_list_at(now),
+        slot=on_demand_slot(now)[1],
+        list_request=list_request(db, now),
+        make_list_form=EmptyForm(),
+    )
+
+
+@bp.post("/follow-ups/make-list")
+@roles_required(*WORKERS)
+def make_list() -> Any:
+    """Make today's list now: an outbox row, which a dispatcher hands to the follow-up-list deployment."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    if request_list(db, datetime.now(UTC)):
+        db.commit()
+        flash(_("List requested; it appears here in a moment."), "success")
+    else:  # a second click, or another desk's: one request, one run
+        flash(_("Today's list was requested already; nothing was changed."), "success")
+    return redirect(url_for(".follow_ups"))
 
 
 def reading_form(**kwargs: Any) -> ReadingForm:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask_babel import format_datetime, format_timedelta, get_locale, gettext
+from flask_babel import format_timedelta, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from models.cases.sla import overdue, running_clock
 from models.times import aware
+from webapp.dates import when
 
 STATE_LABELS = {
     "awaiting_assignment": _l("Waiting for the DM"),
@@ -91,6 +92,7 @@ OUTBOX_LABELS = {
     "revive": _l("Bring a crashed run back"),
     "advisory": _l("Send an advisory"),
     "retries": _l("Send messages again"),
+    "follow-up-list": _l("Make today's follow-up list"),
 }
 
 ALL = {
@@ -146,7 +148,7 @@ def waiting_label(case: Any, now: datetime | None = None) -> tuple[str, str]:
     """How long the case has waited on its step, or when it ended once final, as (text, css class)."""
     ended = ENDED_LABELS.get(case.state)
     if ended is not None:
-        return str(ended % {"when": format_datetime(aware(case.state_since), "short")}), "muted"
+        return str(ended % {"when": when(case.state_since)}), "muted"
     return format_timedelta(waited(case, now)), ""
 
 
