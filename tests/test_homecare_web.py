@@ -141,6 +141,9 @@ def test_it_records_a_reading_and_refuses_bad_values(
     assert response.status_code == 400
     text = response.get_data(as_text=True)
     assert "SpO2 must be between 50 and 100." in text and "Temperature must be between 90 and 110 °F." in text
+    empty = client.post(f"/follow-ups/{call.id}", data={"csrf_token": token, "note": "  "})
+    assert empty.status_code == 400 and "Record at least one reading" in empty.get_data(as_text=True)
+    assert session.scalar(select(Reading).where(Reading.follow_up_id == call.id)) is None
     response = client.post(
         f"/follow-ups/{call.id}",
         data={"csrf_token": token, "spo2": "97", "temperature": "99.1", "pulse": "82", "symptoms": ["cough"]},

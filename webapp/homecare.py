@@ -23,7 +23,7 @@ from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import FloatField, IntegerField, SelectMultipleField, TextAreaField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from models.cases.tables import Case
@@ -103,6 +103,13 @@ class ReadingForm(FlaskForm):
         _l("Symptoms"), widget=ListWidget(prefix_label=False), option_widget=CheckboxInput()
     )
     note = TextAreaField(_l("Note"), validators=[Length(max=TEXT_MAX)])
+
+    def validate_note(self, field: TextAreaField) -> None:
+        # An empty Save would mark the patient reached with nothing learnt: a slip of the mouse,
+        # not a call. "No oximeter at home, feels fine" is a note.
+        readings = (self.spo2.data, self.temperature.data, self.pulse.data)
+        if all(r is None for r in readings) and not self.symptoms.data and not (field.data or "").strip():
+            raise ValidationError(_l("Record at least one reading, a symptom or what the patient said."))
 
 
 def _wtforms_messages() -> None:
