@@ -50,6 +50,8 @@ class Settings:
     database_url: str = f"sqlite:///{INSTANCE / 'control_room.sqlite'}"
     district_prefix: str = "SRJ"
     district_name: str = "Surajpur"
+    # The district's name as Hindi pages and messages print it (not a transliteration made on the fly).
+    district_name_hi: str = "सूरजपुर"
     public_url: str = "http://127.0.0.1:5000"
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     prefect_ui_url: str = "http://127.0.0.1:4200"
@@ -94,6 +96,7 @@ class Settings:
             database_url=env("DATABASE_URL", defaults.database_url),
             district_prefix=env("DISTRICT_PREFIX", defaults.district_prefix),
             district_name=env("DISTRICT_NAME", defaults.district_name),
+            district_name_hi=env("DISTRICT_NAME_HI", defaults.district_name_hi),
             public_url=env("PUBLIC_URL", defaults.public_url).rstrip("/"),
             prefect_api_url=env("PREFECT_API_URL", defaults.prefect_api_url),
             prefect_ui_url=env("PREFECT_UI_URL", defaults.prefect_ui_url).rstrip("/"),
@@ -134,6 +137,10 @@ class Settings:
             raise ImproperlyConfigured("PREFECT_READ_TIMEOUT must be more than 0 and at most 60 seconds")
         if not self.district_prefix.isalnum():
             raise ImproperlyConfigured("DISTRICT_PREFIX must be letters and digits")
+
+    def district_for(self, language: str) -> str:
+        """The district's name in language: its Hindi name for Hindi (the English one if that is empty)."""
+        return (self.district_name_hi or self.district_name) if language == "hi" else self.district_name
 
     def signing_secret(self) -> str:
         """The key that signs cookies and links. :raise ImproperlyConfigured: not set, outside development.

@@ -119,7 +119,7 @@ def compose(session: Session, delivery: Delivery, settings: Settings) -> Message
         category=(case.category.name_hi or case.category.name) if hindi else case.category.name,
         village=(case.village.name_hi or case.village.name) if hindi else case.village.name,
         link=f"{settings.public_url}/cases/{case.number}",
-        district=settings.district_name,
+        district=settings.district_for(user.language),
         escalation=_escalation_facts(event, case, user.language),
     )
     return Message(url, title, body)

@@ -84,7 +84,7 @@ def compose(session: Session, delivery: AlertDelivery, settings: Settings) -> Me
         village=(patient.village.name_hi or patient.village.name) if hindi else patient.village.name,
         mitanin=f"{patient.mitanin.name} ({patient.mitanin.phone})" if patient.mitanin else "",
         link=link,
-        district=settings.district_name,
+        district=settings.district_for(language),
     )
     url = next((u for u in urls if channel_key(u) == delivery.channel_key), None)
     if url is None:

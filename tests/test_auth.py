@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
 from models.reference.tables import User
 from tests.conftest import csrf_token, login
@@ -80,6 +81,18 @@ def test_it_remembers_the_language(client: FlaskClient, session, district: dict[
     session.expire_all()
     assert session.get(User, district["dm"].id).language == "hi"
     assert '<html lang="hi">' in client.get("/queue").get_data(as_text=True)
+
+
+def test_it_names_the_district_in_the_pages_language(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
+    login(client, "dm")
+    english = client.get("/queue").get_data(as_text=True)
+    assert '<a class="brand" href="/queue">Surajpur Control Room</a>' in english
+    district["dm"].language = "hi"
+    session.commit()
+    page = client.get("/queue").get_data(as_text=True)
+    assert '<a class="brand" href="/queue">सूरजपुर नियंत्रण कक्ष</a>' in page
 
 
 def test_it_hides_the_mailbox_outside_demo_mode(

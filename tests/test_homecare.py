@@ -36,6 +36,7 @@ from models.homecare.register import (
     write_patients,
 )
 from models.homecare.tables import AlertDelivery, FollowUp, FollowUpAlert, Patient, PatientStatus, Reading
+from models.homecare.wording import flag_label
 from models.reference.loading import ImportFailed
 from models.reference.tables import User, Village
 from notifications import DeliveryFailed
@@ -340,6 +341,40 @@ def test_a_red_flag_reading_opens_an_emergency_case(session: Session, district: 
     assert (patient.misses_in_row, call.status, call.attempts) == (0, "done", 1)
     with pytest.raises(CallClosed):  # the form sent twice
         record_reading(session, call, vitals, district["operator"], now, "SRJ")
+
+
+@pytest.mark.parametrize(
+    ("stored", "hindi"),
+    [
+        ("SpO2 88% (< 94)", "SpO2 88% (< 94)"),
+        ("Temperature 104.5 °F (>= 103)", "तापमान 104.5 °F (>= 103)"),
+        ("Pulse 130/min (> 120)", "नाड़ी 130/मिनट (> 120)"),
+        ("Breathlessness", "साँस फूलना"),
+        ("A symptom since renamed", "A symptom since renamed"),  # kept as written
+    ],
+)
+def test_it_shows_a_red_flag_in_the_readers_language(stored: str, hindi: str) -> None:
+    names = {"Breathlessness": "साँस फूलना"}
+    assert (flag_label(stored, "hi", names), flag_label(stored, "en", names)) == (hindi, stored)
+
+
+def test_it_describes_a_hindi_operators_emergency_in_hindi(
+    session: Session, district: dict[str, User]
+) -> None:
+    district["operator"].language = "hi"
+    patient = make_patient(session, conditions="दमा")
+    call = first_call(session, patient)
+    vitals = Vitals(spo2=91, pulse=96, symptoms=("breathlessness", "cough"), note="थकान")
+    reading = record_reading(session, call, vitals, district["operator"], MORNING, "SRJ")
+    session.commit()
+    assert reading.red_flags == ["SpO2 91% (< 94)", "Breathlessness"]  # stored once, shown in each language
+    case = session.get_one(Case, reading.case_id)
+    assert case.description == (
+        "सीता बाई का होम आइसोलेशन फ़ॉलो-अप: SpO2 91%; नाड़ी 96/मिनट; लक्षण: साँस फूलना, खाँसी।\n"
+        "खतरे के संकेत: SpO2 91% (< 94); साँस फूलना।\n"
+        "टिप्पणी: थकान\n"
+        "बीमारियाँ: दमा"
+    )
 
 
 def test_a_normal_reading_opens_no_case(session: Session, district: dict[str, User]) -> None:

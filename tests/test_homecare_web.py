@@ -178,6 +178,27 @@ def test_a_red_flag_reading_opens_an_emergency(
     assert case.number in flashed and "SpO2 89% (&lt; 94); Chest pain or pressure" in flashed
 
 
+def test_it_shows_red_flags_and_the_emergency_in_a_hindi_operators_language(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
+    district["operator"].language = "hi"
+    session.commit()
+    call = demo_call(session, "Arjun Paikra")
+    login(client, "operator")
+    token = csrf_token(client.get(f"/follow-ups/{call.id}").get_data(as_text=True))
+    data = {"csrf_token": token, "spo2": "89", "symptoms": ["chest_pain"]}
+    assert client.post(f"/follow-ups/{call.id}", data=data).status_code == 302
+    flashed = client.get("/follow-ups").get_data(as_text=True)
+    assert "खतरे के संकेत: SpO2 89% (&lt; 94); सीने में दर्द या दबाव।" in flashed
+    page = client.get(f"/patients/{call.patient_id}").get_data(as_text=True)
+    assert '<span class="badge failed">SpO2 89% (&lt; 94); सीने में दर्द या दबाव</span>' in page
+    case = session.scalar(select(Case).where(Case.patient_id == call.patient_id))
+    assert case is not None and "खतरे के संकेत: SpO2 89% (< 94); सीने में दर्द या दबाव।" in case.description
+    login(client, "dm")  # the same reading, for an English reader
+    page = client.get(f"/patients/{call.patient_id}").get_data(as_text=True)
+    assert '<span class="badge failed">SpO2 89% (&lt; 94); Chest pain or pressure</span>' in page
+
+
 def test_it_links_a_patient_to_their_emergency_case_and_admission(
     client: FlaskClient, session: Session, district: dict[str, User]
 ) -> None:

@@ -66,9 +66,11 @@ def test_it_tells_every_dm_on_every_channel_once(
     messages = read_messages(smtp)
     assert sorted(m["X-Envelope-To"] for m in messages) == ["bmo@test.local", "dm@test.local"]
     hindi = next(m for m in messages if m["X-Envelope-To"] == "bmo@test.local")
-    assert "नई शिकायत" in hindi["Subject"] and "बिस्तर चाहिए" in body_text(hindi)
+    # The district and the control room by their Hindi names, as the Hindi pages call them.
+    assert hindi["Subject"].startswith("[सूरजपुर नियंत्रण कक्ष] नई शिकायत")
+    assert "बिस्तर चाहिए" in body_text(hindi)
     assert "\nश्रेणी: अस्पताल बिस्तर\n" in body_text(hindi)  # plain text, line breaks kept
-    assert len(CAPTURED) == 1 and "New complaint" in CAPTURED[0]["title"]
+    assert len(CAPTURED) == 1 and CAPTURED[0]["title"].startswith("[Surajpur Control Room] New complaint")
     assert "http://127.0.0.1:5000/cases/SRJ-" in CAPTURED[0]["body"]
     rows = session.scalars(select(Delivery)).all()
     assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}

@@ -17,6 +17,14 @@ def test_it_runs_a_fresh_checkout_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.demo is False
 
 
+def test_it_names_the_district_in_each_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (Settings().district_for("en"), Settings().district_for("hi")) == ("Surajpur", "सूरजपुर")
+    monkeypatch.setenv("DISTRICT_NAME", "Balrampur")
+    monkeypatch.setenv("DISTRICT_NAME_HI", "बलरामपुर")
+    settings = Settings.from_env()
+    assert (settings.district_for("en"), settings.district_for("hi")) == ("Balrampur", "बलरामपुर")
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [

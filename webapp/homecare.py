@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from flask import (
     stream_template,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -48,6 +49,7 @@ from models.homecare.register import (
 )
 from models.homecare.schedule import list_request, next_list_at, on_demand_slot, request_list
 from models.homecare.tables import FollowUp, Patient, PatientStatus, Symptom, VitalThreshold
+from models.homecare.wording import flag_label
 from models.reference.tables import Role
 from models.reference.villages import by_block
 from webapp.auth import roles_required
@@ -183,6 +185,7 @@ def patient(patient_id: int) -> str:
     found = get_patient(patient_id)
     readings = readings_of(db, found.id)
     emergencies = emergencies_of(db, found.id)
+    symptoms = db.scalars(select(Symptom)).all()
     return render_template(
         "homecare/patient.html",
         patient=found,
@@ -192,7 +195,8 @@ def patient(patient_id: int) -> str:
         calls=follow_ups_of(db, found.id),
         readings=list(reversed(readings)),
         charts=trend_charts(readings, db.scalars(select(VitalThreshold)).all()),
-        symptoms={s.code: localized(s) for s in db.scalars(select(Symptom))},
+        symptoms={s.code: localized(s) for s in symptoms},
+        flags={r.id: shown_flags(r.red_flags, symptoms) for r in readings},
         discharge_form=EmptyForm() if current_user.role in WORKERS else None,
     )
 
@@ -296,6 +300,12 @@ def make_list() -> Any:
     return redirect(url_for(".follow_ups"))
 
 
+def shown_flags(flags: list[str], symptoms: Iterable[Symptom]) -> str:
+    """A reading's red flags (stored in English) in the reader's language, on one line."""
+    names = {s.name: localized(s) for s in symptoms}
+    return "; ".join(flag_label(flag, str(get_locale()), names) for flag in flags)
+
+
 def reading_form(**kwargs: Any) -> ReadingForm:
     form = ReadingForm(**kwargs)
     rows = get_session().scalars(select(Symptom).where(Symptom.active.is_(True)).order_by(Symptom.id))
@@ -346,7 +356,7 @@ def call(call_id: int) -> Any:
         flash(
             _(
                 "Red flags: %(flags)s. Emergency case %(number)s opened for hospital admission.",
-                flags="; ".join(reading.red_flags),
+                flags=shown_flags(reading.red_flags, db.scalars(select(Symptom))),
                 number=number,
             ),
             "error",

@@ -25,6 +25,7 @@ from models.homecare.tables import (
     Symptom,
     VitalThreshold,
 )
+from models.homecare.wording import flag_label, threshold_flag, vital, words
 from models.reference.tables import User, Village
 from models.times import INDIA, aware
 
@@ -182,11 +183,6 @@ class SymptomRow(Protocol):
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }  # fmt: skip
-METRICS = {"spo2": ("SpO2", "%"), "temperature": ("Temperature", " °F"), "pulse": ("Pulse", "/min")}
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
 
 
 def red_flags(
@@ -197,14 +193,13 @@ def red_flags(
     thresholds: Iterable[Rule],
     symptom_rows: Iterable[SymptomRow],
 ) -> list[str]:
-    """The red flags of a reading, readable: thresholds crossed, then red-flag symptoms reported."""
+    """The red flags of a reading, in English: thresholds crossed, then red-flag symptoms reported."""
     values = {"spo2": spo2, "temperature": temperature, "pulse": pulse}
     flags = []
     for rule in thresholds:
         value = values.get(rule.metric)
         if rule.active and value is not None and OPS[rule.op](value, rule.value):
-            label, unit = METRICS[rule.metric]
-            flags.append(f"{label} {_number(value)}{unit} ({rule.op} {_number(rule.value)})")
+            flags.append(threshold_flag(rule.metric, value, rule.op, rule.value))
     reported = set(symptoms)
     flags += [s.name for s in symptom_rows if s.active and s.red_flag and s.code in reported]
     return flags
@@ -218,15 +213,17 @@ class Vitals:
     symptoms: tuple[str, ...] = ()
     note: str = ""
 
-    def describe(self, names: dict[str, str]) -> str:
+    def describe(self, names: dict[str, str], language: str = "en") -> str:
+        """The reading in language; names maps a symptom's code to its name there."""
         parts = [
-            f"{METRICS[m][0]} {_number(v)}{METRICS[m][1]}"
+            vital(m, v, language)
             for m, v in (("spo2", self.spo2), ("temperature", self.temperature), ("pulse", self.pulse))
             if v is not None
         ]
         if self.symptoms:
-            parts.append("symptoms: " + ", ".join(names.get(s, s) for s in self.symptoms))
-        return "; ".join(parts) or "no readings"
+            symptoms = ", ".join(names.get(s, s) for s in self.symptoms)
+            parts.append(words(language)["symptoms"].format(symptoms=symptoms))
+        return "; ".join(parts) or words(language)["no_readings"]
 
 
 def record_reading(
@@ -265,19 +262,12 @@ def record_reading(
     session.add(reading)
     session.flush()
     if flags:
-        names = {s.code: s.name for s in symptom_rows}
-        description = (
-            f"Home-isolation follow-up of {patient.name}: {vitals.describe(names)}.\n"
-            f"Red flags: {'; '.join(flags)}."
-            + (f"\nNote: {vitals.note}" if vitals.note else "")
-            + (f"\nConditions: {patient.conditions}" if patient.conditions else "")
-        )
         case = open_emergency(
             session,
             caller_name=patient.name,
             phone=patient.phone,
             village_id=patient.village_id,
-            description=description,
+            description=_emergency_text(patient, vitals, flags, symptom_rows, by.language),
             by=by,
             prefix=prefix,
             now=now,
@@ -286,6 +276,25 @@ def record_reading(
         )
         reading.case_id = case.id
     return reading
+
+
+def _emergency_text(
+    patient: Patient, vitals: Vitals, flags: list[str], symptom_rows: list[Symptom], language: str
+) -> str:
+    """What the emergency case says, in the language of the operator who took the reading."""
+    hindi = language == "hi"
+    names = {s.code: (s.name_hi or s.name) if hindi else s.name for s in symptom_rows}
+    by_english = {s.name: names[s.code] for s in symptom_rows}
+    said = words(language)
+    lines = [
+        said["follow_up"].format(name=patient.name, vitals=vitals.describe(names, language)),
+        said["flags"].format(flags="; ".join(flag_label(f, language, by_english) for f in flags)),
+    ]
+    if vitals.note:
+        lines.append(said["note"].format(note=vitals.note))
+    if patient.conditions:
+        lines.append(said["conditions"].format(conditions=patient.conditions))
+    return "\n".join(lines)
 
 
 def record_unreachable(
