@@ -5,7 +5,7 @@
   // Fetch url into element's HTML as the user types; answers arriving late are dropped.
   function live(input, element, url) {
     var timer = null, sent = 0;
-    input.addEventListener("input", function () {
+    function update() {
       clearTimeout(timer);
       timer = setTimeout(function () {
         var seq = ++sent;
@@ -14,7 +14,10 @@
           .then(function (html) { if (seq === sent) { element.innerHTML = html; } })
           .catch(function () {});
       }, 200);
-    });
+    }
+    input.addEventListener("input", update);
+    // Typed before this script ran (a fast operator on a slow line, or a value the browser restored).
+    if (input.value) { update(); }
   }
 
   function withParams(base, params) {
