@@ -18,6 +18,7 @@ from models.config import Settings
 from models.db import get_sessionmaker
 from models.messages import due_retries
 from models.oversight.escalation import unnotified
+from notifications.caller import CALLER_MESSAGES
 from notifications.delivery import DELIVERIES, deliver_escalation
 from notifications.miss_alerts import ALERTS, deliver_alert, unsent_alerts
 from notifications.sending import DeliveryFailed, Kind, Outcome, send_row
@@ -27,7 +28,12 @@ from notifications.sms import ADVISORIES
 # when every channel times out; the rest are the next run's, still the longest due first. Runs
 # that overlap share the work: each row is claimed before it is sent.
 LIMIT = 100
-KINDS: dict[str, Kind] = {"deliveries": DELIVERIES, "alerts": ALERTS, "advisories": ADVISORIES}
+KINDS: dict[str, Kind] = {
+    "deliveries": DELIVERIES,
+    "callers": CALLER_MESSAGES,
+    "alerts": ALERTS,
+    "advisories": ADVISORIES,
+}
 
 
 @task

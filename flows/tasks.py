@@ -15,12 +15,14 @@ from typing import Any
 from prefect import Task, get_run_logger, task
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import TaskRunContext
+from sqlalchemy import select
 
 from models.cases.lifecycle import Action
 from models.cases.tables import Case, CaseEvent
 from models.config import Settings
 from models.db import get_sessionmaker
-from notifications import GivenUp, deliver_event
+from notifications import DeliveryFailed, GivenUp, deliver_event
+from notifications.caller import tell_caller
 
 
 def step_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -54,8 +56,23 @@ def _record_and_notify(case_id: int, event_id: int, expected: str) -> dict[str, 
             "text": event.text,
             "at": event.created_at.isoformat(),
         }
-    summary["sent"] = deliver_event(_factory(settings), case_id, event_id, settings)
-    get_run_logger().info("%s %s: %s deliveries sent", summary["case"], summary["event"], summary["sent"])
+    # The office first, then the caller; a failure of either is raised after both were tried, so a
+    # retry sends what is left and nothing twice.
+    failed: DeliveryFailed | None = None
+    try:
+        summary["sent"] = deliver_event(_factory(settings), case_id, event_id, settings)
+    except DeliveryFailed as exc:
+        failed = exc
+    summary["caller"] = tell_caller(_factory(settings), case_id, event_id, settings)
+    if failed is not None:
+        raise failed
+    get_run_logger().info(
+        "%s %s: %s deliveries sent, %s to the caller",
+        summary["case"],
+        summary["event"],
+        summary["sent"],
+        summary["caller"],
+    )
     return summary
 
 
@@ -79,8 +96,34 @@ step = task(
 
 @step
 def log_complaint(case_id: int, event_id: int) -> dict[str, Any]:
-    """The operator's complaint (or a closed case reopened): tell the DMs."""
+    """The operator's complaint (or a closed case reopened): tell the DMs.
+
+    An emergency was handed to the duty officer in the same transaction: that officer is told
+    first, before the DMs and Collectors (the assign step later finds those messages sent).
+    """
+    _tell_duty_officer_first(case_id)
     return _record_and_notify(case_id, event_id, f"opened|{Action.reopen_closed.value}")
+
+
+def _tell_duty_officer_first(case_id: int) -> None:
+    settings = Settings.from_env()
+    with _factory(settings)() as session:
+        case = session.get_one(Case, case_id)
+        duty = None
+        if case.emergency:
+            duty = session.scalar(
+                select(CaseEvent.id)
+                .where(CaseEvent.case_id == case_id, CaseEvent.kind == Action.assign)
+                .where(CaseEvent.by_user_id.is_(None))  # the duty roster's assignment
+                .order_by(CaseEvent.id)
+                .limit(1)
+            )
+    if duty is None:
+        return
+    try:
+        deliver_event(_factory(settings), case_id, duty, settings)
+    except DeliveryFailed as exc:  # the assign step sends what is left, with its own retries
+        get_run_logger().warning("the duty officer's message for case %s failed: %s", case_id, exc)
 
 
 @step

@@ -20,6 +20,7 @@ TABLES = (
     "models.oversight.tables",
     "models.advisories.tables",
     "models.access.tables",
+    "models.api.tables",
 )
 for _module in TABLES:
     import_module(_module)

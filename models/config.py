@@ -76,11 +76,15 @@ class Settings:
     follow_up_deployment: str = "follow-up-list/follow-up-list"
     # A login session unused this long ends (a desk left signed in overnight is signed out).
     session_idle_minutes: float = 120.0
+    # How often an open page asks whether anything changed (webapp/live.py), in seconds.
+    live_seconds: float = 10.0
     # Failed sign-ins allowed per login name and per address (Flask-Limiter's notation), and
     # lookups of the public status page per address.
     login_limit_account: str = "10 per 15 minutes"
     login_limit_address: str = "30 per 15 minutes"
     status_limit: str = "30 per minute"
+    # Open311 service requests POSTed per API key (webapp/open311.py).
+    open311_post_limit: str = "60 per minute"
     # Where those counters live, shared by every web process: this database when empty, or a
     # Redis URL (redis://host:6379/0) when several machines serve the app.
     rate_limit_storage: str = ""
@@ -112,9 +116,11 @@ class Settings:
             retries_deployment=env("CONTROL_ROOM_RETRIES_DEPLOYMENT", defaults.retries_deployment),
             follow_up_deployment=env("CONTROL_ROOM_FOLLOW_UP_DEPLOYMENT", defaults.follow_up_deployment),
             session_idle_minutes=env_float("SESSION_IDLE_MINUTES", defaults.session_idle_minutes),
+            live_seconds=env_float("LIVE_SECONDS", defaults.live_seconds),
             login_limit_account=env("LOGIN_LIMIT_ACCOUNT", defaults.login_limit_account),
             login_limit_address=env("LOGIN_LIMIT_ADDRESS", defaults.login_limit_address),
             status_limit=env("STATUS_LIMIT", defaults.status_limit),
+            open311_post_limit=env("OPEN311_POST_LIMIT", defaults.open311_post_limit),
             rate_limit_storage=env("RATE_LIMIT_STORAGE", defaults.rate_limit_storage),
         )
         settings.check()
@@ -127,6 +133,8 @@ class Settings:
             )
         if self.session_idle_minutes <= 0:
             raise ImproperlyConfigured("SESSION_IDLE_MINUTES must be more than 0")
+        if not 1 <= self.live_seconds <= 600:
+            raise ImproperlyConfigured("LIVE_SECONDS must be from 1 to 600")
         if self.app_env == "production" and self.demo:
             raise ImproperlyConfigured("CONTROL_ROOM_DEMO cannot be on in production")
         if self.sms_url and "{phone}" not in self.sms_url:

@@ -2,8 +2,9 @@
 
 A row is pending, then claimed (`sending`, with a lease), then sent or failed. A failed row waits
 for its next attempt (`next_attempt_at`) until its attempts run out; then it stays failed, in
-view, with `next_attempt_at` empty. Case hand-offs and escalations (`deliveries`), miss alerts
-(`follow_up_alert_deliveries`) and advisories (`advisory_deliveries`) share these columns and the
+view, with `next_attempt_at` empty. Case hand-offs and escalations (`deliveries`), the caller's
+texts (`caller_messages`), miss alerts (`follow_up_alert_deliveries`) and advisories
+(`advisory_deliveries`) share these columns and the
 operations below; notifications/sending.py does the sending.
 """
 
@@ -57,6 +58,21 @@ class Delivery(MessageRow, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship()
+    event: Mapped[CaseEvent] = relationship()
+
+
+class CallerMessage(MessageRow, Base):
+    """One text message to the person who called, about one step of their case (one per event)."""
+
+    __tablename__ = "caller_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"), unique=True)
+    phone: Mapped[str] = mapped_column(String(20))  # E.164, as the case holds it when planned
+    language: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(500), default="")  # the gateway URL, secrets masked
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
     event: Mapped[CaseEvent] = relationship()
 
 

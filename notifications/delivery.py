@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.cases.lifecycle import WAITING_ON, Action, State, Step
 from models.cases.tables import Case, CaseEvent
 from models.config import Settings
+from models.homecare.wording import case_description
 from models.messages import Delivery
 from models.oversight.tables import Audience, Escalation
 from models.reference.tables import Role, User
@@ -120,6 +121,7 @@ def compose(session: Session, delivery: Delivery, settings: Settings) -> Message
         village=(case.village.name_hi or case.village.name) if hindi else case.village.name,
         link=f"{settings.public_url}/cases/{case.number}",
         district=settings.district_for(user.language),
+        description=case_description(session, case, user.language),
         escalation=_escalation_facts(event, case, user.language),
     )
     return Message(url, title, body)

@@ -34,6 +34,9 @@ class MaildirHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        # Arrival to the microsecond: the Date header counts whole seconds, and the order of the
+        # messages of one moment matters (an emergency's duty officer is told first).
+        message["X-Received-At"] = datetime.now(UTC).isoformat()
         with self._lock:
             self.box.add(message)
         return "250 Message accepted for delivery"
@@ -46,8 +49,16 @@ def read_messages(path: str | Path) -> list[EmailMessage]:
     for key in box.keys():
         with box.get_file(key) as fh:
             messages.append(message_from_bytes(fh.read(), policy=policy.default))
-    messages.sort(key=lambda m: sent_at(m) or datetime.min.replace(tzinfo=UTC))  # undated ones first
+    messages.sort(key=arrived)  # undated ones first
     return messages  # type: ignore[return-value]
+
+
+def arrived(message: EmailMessage) -> datetime:
+    """When the sink took the message (to the microsecond), else its Date; undated ones first."""
+    try:
+        return datetime.fromisoformat(str(message["X-Received-At"]))
+    except ValueError:
+        return sent_at(message) or datetime.min.replace(tzinfo=UTC)
 
 
 def sent_at(message: EmailMessage) -> datetime | None:

@@ -24,8 +24,10 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import MapAdapter, Rule
 from werkzeug.test import TestResponse
 
+from models.access.board_links import make_link
 from models.advisories.tables import Advisory
 from models.cases.lifecycle import Action
+from models.cases.public import status_token
 from models.duty.roster import add_shift
 from models.duty.tables import Duty
 from models.homecare.followups import make_day_list
@@ -65,6 +67,10 @@ ACCESS: dict[str, frozenset[str]] = {
     "auth.language": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": ANY_USER,
+    "board.index": REGISTER,  # the wall board: no personal data on it
+    "board.links": ADMIN,
+    "board.revoke_link": ADMIN,
+    "board.shared": PUBLIC,  # with a live board link's token (tests/test_board.py: a bad one is a 404)
     "caselist.audit_log": only("collector", "admin"),
     "caselist.daily": OVERSIGHT,
     # An officer lists and exports only their own cases (models/cases/listing.visible).
@@ -92,6 +98,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "duty.remove": only("dm", "admin"),
     "emergency.new": DESK,
     "health.healthz": PUBLIC,  # for monitors: no personal data in it
+    "live.pulse": ANY_USER,  # JSON for the page's own script; a visitor gets the login redirect
     "homecare.call": DESK,
     "homecare.discharge": DESK,
     "homecare.follow_ups": DESK,
@@ -104,10 +111,18 @@ ACCESS: dict[str, frozenset[str]] = {
     "outbox.parked_rows": ADMIN,
     "outbox.restart": ADMIN,
     "outbox.retry": ADMIN,
+    # The Open311 API: public GETs without personal data; a POST needs an API key, not a login (KEYED).
+    "open311.one_request": PUBLIC,
+    "open311.requests": PUBLIC,
+    "open311.service_definition": PUBLIC,
+    "open311.services_list": PUBLIC,
     "public.favicon": PUBLIC,  # a static asset, like /static/
     "public.status": PUBLIC,
+    "public.status_link": PUBLIC,  # the signed link in the caller's messages
 }
 ENDS_SESSION = frozenset({"auth.logout"})  # its allowed answer is the redirect to /login
+# POSTs that take an API key instead of a login and a CSRF token: without a key, 403 for everyone.
+KEYED = frozenset({"open311.requests"})
 
 # The case (by its state) and the action each one POSTs to cases.act: its own, where it has one.
 ACT: dict[str, tuple[str, Action]] = {
@@ -135,12 +150,16 @@ class Rows:
     parked: int  # an outbox row to try again
     stuck: int  # an outbox row of another case, to start anew
     user: int  # a user to sign out everywhere
+    board_token: str  # a live board link's token
+    board_link: int  # another board link, the one the revoke POST revokes
 
 
 # Endpoint -> its URL arguments, for who asks.
 ARGS: dict[str, Callable[[Rows, str], dict[str, Any]]] = {
     "account.sign_out_everywhere": lambda r, who: {"user_id": r.user},  # not who asks: another user
     "advisories.view": lambda r, who: {"advisory_id": r.advisory},
+    "board.revoke_link": lambda r, who: {"link_id": r.board_link},
+    "board.shared": lambda r, who: {"token": r.board_token},
     "cases.act": lambda r, who: {"number": r.cases[ACT[who][0]], "action": ACT[who][1].value},
     "cases.retry_delivery": lambda r, who: {"delivery_id": r.delivery},
     "cases.timeline": lambda r, who: {"number": r.cases["assigned"]},
@@ -151,7 +170,12 @@ ARGS: dict[str, Callable[[Rows, str], dict[str, Any]]] = {
     "homecare.patient": lambda r, who: {"patient_id": r.patient},
     "homecare.unreachable": lambda r, who: {"call_id": r.missed},
     "outbox.restart": lambda r, who: {"row_id": r.stuck},
+    "public.status_link": lambda r, who: {"token": status_token(r.cases["assigned"], "test-secret")},
     "outbox.retry": lambda r, who: {"row_id": r.parked},
+    "open311.one_request": lambda r, who: {"number": r.cases["assigned"], "fmt": "json"},
+    "open311.requests": lambda r, who: {"fmt": "xml"},
+    "open311.service_definition": lambda r, who: {"code": "bed", "fmt": "json"},
+    "open311.services_list": lambda r, who: {"fmt": "xml"},
 }
 
 ALLOWED, LOGIN = "allowed", "302 to /login"
@@ -197,6 +221,8 @@ def make_rows(session: Session, district: dict[str, User]) -> Rows:
     make_day_list(session, now.astimezone(INDIA).date(), "00:00", now - timedelta(minutes=1))
     patients = {p.health_id: p.id for p in session.scalars(select(Patient))}
     calls = {c.patient_id: c.id for c in session.scalars(select(FollowUp))}
+    board_link = make_link(session, "Hall", district["admin"], now)
+    to_revoke = make_link(session, "Side room", district["admin"], now)
     session.commit()
     return Rows(
         cases={
@@ -215,6 +241,8 @@ def make_rows(session: Session, district: dict[str, User]) -> Rows:
         parked=parked[awaiting.number],
         stuck=parked[stuck.number],
         user=district["bmo"].id,
+        board_token=board_link.token,
+        board_link=to_revoke.link_id,
     )
 
 
@@ -245,6 +273,8 @@ def expected(adapter: MapAdapter, rule: Rule, who: str, method: str, path: str) 
         return "405"
     if endpoint != rule.endpoint:
         return None
+    if method == "POST" and rule.endpoint in KEYED:
+        return "403"
     allowed = ACCESS[rule.endpoint]
     if who in allowed:
         return ALLOWED
@@ -309,7 +339,7 @@ def test_it_refuses_every_post_without_a_csrf_token(
     clients: dict[str, FlaskClient] = {}
     wrong = []
     for rule in rules(app):
-        if "POST" not in (rule.methods or ()):
+        if "POST" not in (rule.methods or ()) or rule.endpoint in KEYED:  # KEYED: tests/test_open311.py
             continue
         allowed = ACCESS.get(rule.endpoint, ADMIN)
         who = next(r for r in (*ROLES, ANONYMOUS) if r in allowed)  # a logged-in user where one may

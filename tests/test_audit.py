@@ -91,7 +91,7 @@ def test_it_shows_a_hindi_search_decoded(client: FlaskClient, numbers: dict[str,
     login(client, "collector")
     page = client.get("/audit").get_data(as_text=True)
     # Stored as the query string was sent (test_it_records_lists_with_their_filters); read as typed.
-    assert '<a href="/cases?q=%E0%A4%B0%E0%A4%BE%E0%A4%B6%E0%A4%A8">q=राशन</a>' in page
+    assert '<a href="/cases?q=%E0%A4%B0%E0%A4%BE%E0%A4%B6%E0%A4%A8"><code>q=राशन</code></a>' in page
 
 
 def test_it_pages_the_log(client: FlaskClient, session: Session, district: dict[str, User]) -> None:

@@ -25,11 +25,12 @@ def lookup(client: FlaskClient, number: str, phone: str):  # type: ignore[no-unt
 def test_it_shows_the_state_without_a_login(client: FlaskClient, number: str) -> None:
     response = lookup(client, number.lower(), "9876543210")
     assert response.status_code == 200
-    assert "Waiting for the DM" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "Complaint registered" in page and "Next: Sent to the department" in page
 
 
 @pytest.mark.parametrize("phone", ["9876500000", "garbage", ""])
 def test_it_needs_the_callers_phone(client: FlaskClient, number: str, phone: str) -> None:
     response = lookup(client, number, phone)
     assert response.status_code == 400
-    assert "Waiting for the DM" not in response.get_data(as_text=True)
+    assert "Complaint registered" not in response.get_data(as_text=True)

@@ -64,7 +64,7 @@ def test_it_labels_every_stacked_cell_on_the_table_pages(
             response = client.get(path)
             assert response.status_code == 200, path
             html = response.get_data(as_text=True)
-            assert f'<html lang="{language}">' in html
+            assert f'<html lang="{language}"' in html
             found = labels(html)
             assert found, f"{path}: no responsive table cell rendered"
             assert all(label and label.strip() for label in found), f"{path}: a cell without a data-label"

@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         account,
         advisories,
         auth,
+        board,
         caselist,
         cases,
         cli,
@@ -82,7 +83,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         health,
         homecare,
         labels,
+        live,
         mailbox,
+        open311,
         outbox,
         public,
     )
@@ -101,6 +104,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(duty.bp)
     app.register_blueprint(homecare.bp)
     app.register_blueprint(outbox.bp)
+    app.register_blueprint(open311.bp)
+    app.register_blueprint(board.bp)
+    app.register_blueprint(live.bp)
     cli.register(app)
     register_errors(app)
 
@@ -115,6 +121,8 @@ def create_app(settings: Settings | None = None) -> Flask:
             "urgency_label": labels.urgency_label,
             "clock_label": labels.clock_label,
             "event_label": labels.event_label,
+            "case_text": labels.case_text,
+            "event_text": labels.event_text,
         }
 
     @app.after_request

@@ -77,9 +77,15 @@ AUDIT_ACTIONS = {
     "logout": _l("Signed out"),
     "password": _l("Changed their password"),
     "sign-out-everywhere": _l("Signed a user out everywhere"),
+    "board-link-made": _l("Made a board link"),
+    "board-link-revoked": _l("Revoked a board link"),
+    "api-request": _l("Filed a case through the Open311 API"),
+    "api-refused": _l("Open311 API request refused"),
 }
 # Actions whose target is a name or an address, not something to open again.
 NO_LINK = {"login", "login-failed", "logout", "password", "sign-out-everywhere"}
+NO_LINK |= {"board-link-made", "board-link-revoked"}
+NO_LINK |= {"api-refused"}  # an API client's refused request: the reason, nothing to open
 SORT_LABELS = {
     "": _l("Open cases first, longest waiting first"),
     "opened": _l("Opened, oldest first"),
@@ -331,7 +337,7 @@ def audit_link(entry: AuditEntry) -> str:
     """Where an audit entry's target can be seen again ("" for sign-ins)."""
     if entry.action in NO_LINK:
         return ""
-    if entry.action == "view":
+    if entry.action in ("view", "api-request"):  # a case number
         return url_for("cases.view", number=entry.target)
     if entry.action == "report":
         return url_for("caselist.daily", date=entry.target)

@@ -29,7 +29,7 @@ from models.cases.lifecycle import Action, InvalidTransition, allowed_actions
 from models.cases.tables import Case, Priority
 from models.emergency.cases import AdmissionFacts, record_admission
 from models.emergency.tables import Admission
-from models.messages import Delivery, queue_again
+from models.messages import CallerMessage, Delivery, queue_again
 from models.outbox import Outbox, parked
 from models.reference.tables import Category, Role
 from models.reference.villages import by_block
@@ -135,6 +135,7 @@ def new() -> Any:
                     category_id=form.category.data,
                     description=form.description.data.strip(),
                     priority=Priority(form.priority.data),
+                    language=form.language.data,
                 ),
                 by=current_user,
                 prefix=current_app.config["SETTINGS"].district_prefix,
@@ -181,12 +182,16 @@ def officer_choices(case: Case) -> list[SelectChoice]:
 def render_case(case: Case, forms: dict[str, DecisionForm] | None = None, status: int = 200) -> Any:
     db = get_session()
     deliveries = db.scalars(select(Delivery).where(Delivery.case_id == case.id).order_by(Delivery.id)).all()
+    to_caller = db.scalars(
+        select(CallerMessage).where(CallerMessage.case_id == case.id).order_by(CallerMessage.id)
+    ).all()
     return (
         render_template(
             "cases/view.html",
             case=case,
             forms=forms if forms is not None else decision_forms(case),
             deliveries=deliveries,
+            to_caller=to_caller,
             admission=db.scalar(select(Admission).where(Admission.case_id == case.id)),
             retry_form=EmptyForm(),
             # What the engine gave up on: the DM, the Collector and the admin must see it.
@@ -288,4 +293,6 @@ def timeline(number: str) -> str:
     # timelines waiting on it must not hold the connections the operators' pages need.
     audited("view", case.number)
     run = runs.run_history(case.flow_run_id, current_app.config["SETTINGS"])
-    return history.page(case, deliveries, run, detail=request.args.get("detail") == "engine")
+    to_caller = db.scalars(select(CallerMessage).where(CallerMessage.case_id == case.id)).all()
+    detail = request.args.get("detail") == "engine"
+    return history.page(case, deliveries, run, detail=detail, to_caller=to_caller)

@@ -96,6 +96,60 @@ def register(app: Flask) -> None:
             ended = end_all(session, user.id, datetime.now(UTC), "admin")
         click.echo(f"{username}: {ended} sign-ins ended")
 
+    @app.cli.command("board-link")
+    @click.argument("name")
+    @click.option("--by", "username", default="", help="The admin it is made by (default: the first admin).")
+    @click.option("--language", type=click.Choice(["", *LANGUAGES]), default="", help="Default: the screen's")
+    def board_link(name: str, username: str, language: str) -> None:
+        """Make a board link (the wall board without a sign-in) and print its address, shown this once."""
+        from models.access.board_links import NAME_MAX, board_url, make_link
+        from models.oversight.audit import record
+
+        if not name.strip() or len(name) > NAME_MAX:
+            raise click.ClickException(f"the name needs 1 to {NAME_MAX} characters")
+        admins = select(User).where(User.role == Role.admin, User.active.is_(True))
+        if username:
+            admins = admins.where(User.username == username)
+        now = datetime.now(UTC)
+        with _factory().begin() as session:
+            admin = session.scalars(admins.order_by(User.id)).first()
+            if admin is None:
+                raise click.ClickException(f"no active admin {username!r}" if username else "no active admin")
+            made = make_link(session, name, admin, now, language)
+            record(session, admin, "board-link-made", f"{name.strip()} (#{made.link_id})", now)
+        click.echo(board_url(current_app.config["SETTINGS"].public_url, made.token))
+
+    @app.cli.group("api-key")
+    def api_key() -> None:
+        """Keys of the client systems that file complaints through the Open311 API."""
+
+    @api_key.command("make")
+    @click.argument("name")
+    def make_api_key(name: str) -> None:
+        """Make a key for the client NAME and print it (once: only its digest is kept)."""
+        from models.api.keys import KeyRefused, make_key
+
+        with _factory().begin() as session:
+            try:
+                key = make_key(session, name, datetime.now(UTC))
+            except KeyRefused as exc:
+                raise click.ClickException(str(exc)) from None
+        click.echo(f"API key of {name} (shown only now; keep it in the client's secrets):")
+        click.echo(key)
+
+    @api_key.command("revoke")
+    @click.argument("name")
+    def revoke_api_key(name: str) -> None:
+        """Revoke the key of the client NAME: its POSTs are refused from now on."""
+        from models.api.keys import KeyRefused, revoke_key
+
+        with _factory().begin() as session:
+            try:
+                revoke_key(session, name, datetime.now(UTC))
+            except KeyRefused as exc:
+                raise click.ClickException(str(exc)) from None
+        click.echo(f"the key of {name} is revoked")
+
     @app.cli.command("load-csv")
     @click.argument("kind", type=click.Choice(sorted(LOADERS)))
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))

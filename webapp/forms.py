@@ -134,6 +134,12 @@ class IntakeForm(FlaskForm):
         _l("Priority"), choices=[SelectChoice("normal", _l("Normal")), SelectChoice("urgent", _l("Urgent"))]
     )
     description = TextAreaField(_l("Complaint"), validators=[DataRequired(), Length(max=DESCRIPTION_MAX)])
+    # The caller's text messages (case number, who has it, closure) are written in this language.
+    language = SelectField(
+        _l("Caller's language, for text messages"),
+        choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()],
+        default="hi",
+    )
     call = IdField(validators=[Optional()])  # the logged call it came from
     # Pressed after the offer to reopen the caller's recently closed case instead.
     new_anyway = SubmitField(_l("Open a new case anyway"))

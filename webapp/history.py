@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import render_template
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from models.cases.tables import Case, CaseEvent
-from models.messages import Delivery, DeliveryStatus
+from models.messages import CallerMessage, Delivery, DeliveryStatus
 from models.times import aware as as_utc
 from webapp.runs import RunHistory, merge_timeline
 
@@ -104,7 +105,8 @@ CHANNEL_LABELS = {
 class Told:
     """One delivery as a person reads it: whom, on which channel, whether it arrived."""
 
-    delivery: Delivery
+    delivery: Delivery | CallerMessage
+    who: str
     channel: str
     status: str  # a DELIVERY_LABELS key: a failed row with no next attempt is "given_up"
     sent_at: datetime | None
@@ -161,13 +163,14 @@ def channel_label(channel: str) -> str:
     return str(label) if label is not None else scheme
 
 
-def told(delivery: Delivery) -> Told:
-    """A delivery row as its step shows it."""
+def told(delivery: Delivery | CallerMessage) -> Told:
+    """A delivery row (or a text to the caller) as its step shows it."""
     status = delivery.status
     if status == DeliveryStatus.failed and not delivery.next_attempt_at:
         status = "given_up"
     sent_at = _aware(delivery.sent_at) if status == DeliveryStatus.sent and delivery.sent_at else None
-    return Told(delivery, channel_label(delivery.channel), str(status), sent_at)
+    who = delivery.user.name if isinstance(delivery, Delivery) else str(_("The caller"))
+    return Told(delivery, who, channel_label(delivery.channel), str(status), sent_at)
 
 
 def _recorded_by(task: dict[str, Any], events: list[CaseEvent]) -> CaseEvent | None:
@@ -196,11 +199,17 @@ def _engine(tasks: list[dict[str, Any]]) -> Engine:
     )
 
 
-def business_steps(case: Case, deliveries: Iterable[Delivery], run: RunHistory | None) -> list[Step]:
+def business_steps(
+    case: Case,
+    deliveries: Iterable[Delivery],
+    run: RunHistory | None,
+    to_caller: Iterable[CallerMessage] = (),
+) -> list[Step]:
     """One step per case event, in time order, with its deliveries and its task run's state."""
     events = sorted(case.events, key=lambda e: (_aware(e.created_at), e.id))
     steps = {event.id: Step(_aware(event.created_at), event) for event in events}
-    for delivery in sorted(deliveries, key=lambda d: (_aware(d.created_at), d.id)):
+    rows: list[Delivery | CallerMessage] = [*deliveries, *to_caller]
+    for delivery in sorted(rows, key=lambda d: (_aware(d.created_at), d.id)):
         if delivery.event_id not in steps:  # not one of the case's events: keep it in view all the same
             steps[delivery.event_id] = Step(_aware(delivery.event.created_at), delivery.event)
         steps[delivery.event_id].told.append(told(delivery))
@@ -215,7 +224,13 @@ def business_steps(case: Case, deliveries: Iterable[Delivery], run: RunHistory |
     return sorted(steps.values(), key=lambda s: (s.at, s.event.id))
 
 
-def page(case: Case, deliveries: list[Delivery] | Any, run: RunHistory | None, detail: bool = False) -> str:
+def page(
+    case: Case,
+    deliveries: list[Delivery] | Any,
+    run: RunHistory | None,
+    detail: bool = False,
+    to_caller: Iterable[CallerMessage] = (),
+) -> str:
     """The timeline page: the business steps, or every case, delivery, run state and task row."""
     return render_template(
         "cases/timeline.html",
@@ -223,7 +238,7 @@ def page(case: Case, deliveries: list[Delivery] | Any, run: RunHistory | None, d
         run=run,
         detail=detail,
         entries=merge_timeline(case, deliveries, run) if detail else [],
-        steps=[] if detail else business_steps(case, deliveries, run),
+        steps=[] if detail else business_steps(case, deliveries, run, to_caller),
         state_label=state_label,
         task_label=task_label,
     )

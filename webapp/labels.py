@@ -9,8 +9,10 @@ from flask_babel import format_timedelta, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from models.cases.sla import overdue, running_clock
+from models.homecare.wording import case_description
 from models.times import aware
 from webapp.dates import when
+from webapp.db import get_session
 
 STATE_LABELS = {
     "awaiting_assignment": _l("Waiting for the DM"),
@@ -58,6 +60,9 @@ ROLE_LABELS = {
 
 PRIORITY_LABELS = {"normal": _l("Normal"), "urgent": _l("Urgent")}
 
+# How a complaint reached the control room (models/cases/tables.Channel).
+CHANNEL_LABELS = {"phone": _l("by phone"), "api": _l("through the Open311 API")}
+
 # A final case waits on nobody: its list row says when it ended instead.
 ENDED_LABELS = {"closed": _l("closed %(when)s"), "rejected": _l("rejected %(when)s")}
 
@@ -75,6 +80,18 @@ def localized(row: Any) -> str:
     if str(get_locale()) == "hi" and getattr(row, "name_hi", ""):
         return str(row.name_hi)
     return str(row.name)
+
+
+def case_text(case: Any) -> str:
+    """A case's description for the reader: an emergency a reading opened, told in the reader's language."""
+    return case_description(get_session(), case, str(get_locale() or "en"))
+
+
+def event_text(event: Any) -> str:
+    """An event's text for the reader; an emergency's opening (its description) as `case_text` tells it."""
+    if event.kind == "opened" and event.text == event.case.description:
+        return case_text(event.case)
+    return str(event.text)
 
 
 SOURCE_LABELS = {
@@ -95,15 +112,20 @@ OUTBOX_LABELS = {
     "follow-up-list": _l("Make today's follow-up list"),
 }
 
+# A patient's sex as the register stores it (models/homecare/tables.py), after the age: "31, male".
+SEX_LABELS = {"M": _l("male"), "F": _l("female"), "O": _l("other")}
+
 ALL = {
     "state": STATE_LABELS,
     "event": EVENT_LABELS,
     "action": ACTION_LABELS,
     "role": ROLE_LABELS,
     "priority": PRIORITY_LABELS,
+    "channel": CHANNEL_LABELS,
     "delivery": DELIVERY_LABELS,
     "source": SOURCE_LABELS,
     "outbox": OUTBOX_LABELS,
+    "sex": SEX_LABELS,
 }
 
 

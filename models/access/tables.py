@@ -1,4 +1,4 @@
-"""Login sessions and rate-limit counters."""
+"""Login sessions, rate-limit counters, and the links that show the wall board without a sign-in."""
 
 from __future__ import annotations
 
@@ -46,3 +46,24 @@ class RateCounter(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class BoardLink(Base):
+    """A link that shows the wall board without a sign-in (a screen on the control room's wall).
+
+    Only a hash of its token is kept, as for login sessions; an admin revokes it, and it opens no
+    other page.
+    """
+
+    __tablename__ = "board_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))  # which screen, e.g. "Hall, left wall"
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    language: Mapped[str] = mapped_column(String(2), default="")  # "": the screen browser's language
+    made_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    made_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    made_by: Mapped[User] = relationship()

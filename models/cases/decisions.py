@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from models.cases.lifecycle import WAITING_ON, Action, State, apply, role_for
 from models.cases.sla import resolution_deadline, step_deadline
-from models.cases.tables import Case, CaseEvent, Priority
+from models.cases.tables import Case, CaseEvent, Channel, Priority
 from models.db import insert_unless_exists
 from models.outbox import Outbox, supersede
 from models.reference.tables import Category, Role, User, Village
@@ -34,6 +34,8 @@ class Intake:
     category_id: int
     description: str
     priority: Priority
+    channel: Channel = Channel.phone
+    language: str = "hi"  # the caller's, for their text messages
 
 
 def case_number(prefix: str, year: int, case_id: int) -> str:
@@ -67,6 +69,8 @@ def open_case(session: Session, intake: Intake, by: User, prefix: str, now: date
             category_id=intake.category_id,
             description=intake.description,
             priority=intake.priority,
+            channel=intake.channel,
+            language=intake.language,
             state=State.awaiting_assignment,
             created_by_id=by.id,
             created_at=now,

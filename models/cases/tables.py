@@ -19,6 +19,13 @@ class Priority(StrEnum):
     urgent = "urgent"
 
 
+class Channel(StrEnum):
+    """How a complaint reached the control room: a call taken at the desk, or a client system's request."""
+
+    phone = "phone"
+    api = "api"
+
+
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
@@ -57,6 +64,11 @@ class Case(Base):
     # An emergency skips the DM: assigned at once to the duty admission officer.
     emergency: Mapped[bool] = mapped_column(default=False)
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))  # a home-isolation patient
+    channel: Mapped[Channel] = mapped_column(
+        String(16), default=Channel.phone, server_default=Channel.phone.value
+    )
+    # The language the caller's text messages are written in ("hi" or "en").
+    language: Mapped[str] = mapped_column(String(8), default="hi", server_default="hi")
 
     village: Mapped[Village] = relationship()
     category: Mapped[Category] = relationship()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from models.emergency.cases import open_emergency
@@ -25,7 +25,7 @@ from models.homecare.tables import (
     Symptom,
     VitalThreshold,
 )
-from models.homecare.wording import flag_label, threshold_flag, vital, words
+from models.homecare.wording import emergency_text, threshold_flag
 from models.reference.tables import User, Village
 from models.times import INDIA, aware
 
@@ -122,6 +122,17 @@ def make_day_list(session: Session, day: date, slot: str, due_at: datetime) -> i
     return len(rows)
 
 
+def due_now(now: datetime) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of the calls due now (FollowUp joined to its Patient): today's, due by now, of
+    patients still isolating. The wall board counts them."""
+    return [
+        FollowUp.status == FollowUpStatus.due,
+        FollowUp.day == aware(now).astimezone(INDIA).date(),
+        FollowUp.due_at <= now,
+        Patient.status == PatientStatus.isolating,
+    ]
+
+
 def due_list(session: Session, now: datetime, limit: int = 200) -> list[FollowUp]:
     """Today's calls (India) due by now, oldest first, of patients still isolating.
 
@@ -132,12 +143,7 @@ def due_list(session: Session, now: datetime, limit: int = 200) -> list[FollowUp
             select(FollowUp)
             .join(FollowUp.patient)
             .options(selectinload(FollowUp.patient).selectinload(Patient.village))
-            .where(
-                FollowUp.status == FollowUpStatus.due,
-                FollowUp.day == aware(now).astimezone(INDIA).date(),
-                FollowUp.due_at <= now,
-                Patient.status == PatientStatus.isolating,
-            )
+            .where(*due_now(now))
             .order_by(FollowUp.due_at, FollowUp.id)
             .limit(limit)
         )
@@ -213,18 +219,6 @@ class Vitals:
     symptoms: tuple[str, ...] = ()
     note: str = ""
 
-    def describe(self, names: dict[str, str], language: str = "en") -> str:
-        """The reading in language; names maps a symptom's code to its name there."""
-        parts = [
-            vital(m, v, language)
-            for m, v in (("spo2", self.spo2), ("temperature", self.temperature), ("pulse", self.pulse))
-            if v is not None
-        ]
-        if self.symptoms:
-            symptoms = ", ".join(names.get(s, s) for s in self.symptoms)
-            parts.append(words(language)["symptoms"].format(symptoms=symptoms))
-        return "; ".join(parts) or words(language)["no_readings"]
-
 
 def record_reading(
     session: Session, call: FollowUp, vitals: Vitals, by: User, now: datetime, prefix: str
@@ -267,7 +261,7 @@ def record_reading(
             caller_name=patient.name,
             phone=patient.phone,
             village_id=patient.village_id,
-            description=_emergency_text(patient, vitals, flags, symptom_rows, by.language),
+            description=emergency_text(patient.name, patient.conditions, reading, symptom_rows, by.language),
             by=by,
             prefix=prefix,
             now=now,
@@ -276,25 +270,6 @@ def record_reading(
         )
         reading.case_id = case.id
     return reading
-
-
-def _emergency_text(
-    patient: Patient, vitals: Vitals, flags: list[str], symptom_rows: list[Symptom], language: str
-) -> str:
-    """What the emergency case says, in the language of the operator who took the reading."""
-    hindi = language == "hi"
-    names = {s.code: (s.name_hi or s.name) if hindi else s.name for s in symptom_rows}
-    by_english = {s.name: names[s.code] for s in symptom_rows}
-    said = words(language)
-    lines = [
-        said["follow_up"].format(name=patient.name, vitals=vitals.describe(names, language)),
-        said["flags"].format(flags="; ".join(flag_label(f, language, by_english) for f in flags)),
-    ]
-    if vitals.note:
-        lines.append(said["note"].format(note=vitals.note))
-    if patient.conditions:
-        lines.append(said["conditions"].format(conditions=patient.conditions))
-    return "\n".join(lines)
 
 
 def record_unreachable(

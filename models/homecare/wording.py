@@ -1,13 +1,21 @@
 """How readings and red flags read in each language: the vitals' names, the emergency's description.
 
 A reading's red flags are stored once, in English (the form `red_flags` writes), and shown in each
-reader's language by `flag_label`; an emergency's description is written in the language of the
-operator who took the reading, since it is stored as text and read first by that desk.
+reader's language by `flag_label`. An emergency's description is stored as text in the language of
+the operator who took the reading (the case list searches it), and shown to each reader told afresh
+from the reading in the reader's language (`case_description`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.homecare.tables import Reading, Symptom
 
 # Per language: a metric's label and its unit, as a flag or a description prints them.
 METRICS: dict[str, dict[str, tuple[str, str]]] = {
@@ -78,3 +86,46 @@ def flag_label(flag: str, language: str, symptom_names: dict[str, str]) -> str:
             label, unit = METRICS[language][metric]
             return f"{label} {match['value']}{unit} ({match['rule']})"
     return flag
+
+
+class SymptomName(Protocol):
+    code: str
+    name: str
+    name_hi: str
+
+
+def emergency_text(
+    name: str, conditions: str, reading: Reading, symptom_rows: Iterable[SymptomName], language: str
+) -> str:
+    """What an emergency opened by a reading says, in language: the patient, the vitals, the red flags."""
+    hindi = _language(language) == "hi"
+    rows = list(symptom_rows)
+    names = {s.code: (s.name_hi or s.name) if hindi else s.name for s in rows}
+    by_english = {s.name: names[s.code] for s in rows}
+    said = words(language)
+    measured = (("spo2", reading.spo2), ("temperature", reading.temperature), ("pulse", reading.pulse))
+    parts = [vital(metric, value, language) for metric, value in measured if value is not None]
+    if reading.symptoms:
+        parts.append(said["symptoms"].format(symptoms=", ".join(names.get(s, s) for s in reading.symptoms)))
+    flags: Sequence[str] = reading.red_flags or []
+    lines = [
+        said["follow_up"].format(name=name, vitals="; ".join(parts) or said["no_readings"]),
+        said["flags"].format(flags="; ".join(flag_label(f, language, by_english) for f in flags)),
+    ]
+    if reading.note:
+        lines.append(said["note"].format(note=reading.note))
+    if conditions:
+        lines.append(said["conditions"].format(conditions=conditions))
+    return "\n".join(lines)
+
+
+def case_description(session: Session, case: Any, language: str) -> str:
+    """A case's description for a reader of language: an emergency a reading opened is told from the
+    reading in that language; any other case's description is what the caller said, as written."""
+    if not (case.emergency and case.patient_id):
+        return str(case.description)
+    reading = session.scalar(select(Reading).where(Reading.case_id == case.id).order_by(Reading.id).limit(1))
+    if reading is None:  # an emergency call the desk took for a patient: its words are the operator's
+        return str(case.description)
+    patient, symptoms = reading.patient, session.scalars(select(Symptom))
+    return emergency_text(patient.name, patient.conditions, reading, symptoms, language)

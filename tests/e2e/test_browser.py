@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from notifications.mailsink import body_text, read_messages
 from scripts.stack import Stack
-from tests.e2e.web import wait_until
+from tests.e2e.web import WebUser, field, wait_until
 from tests.helpers import artifacts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -229,3 +229,43 @@ def test_it_works_the_desk_and_sends_a_red_flag_to_the_duty_officer(
     seconds = (datetime.now(UTC) - started).total_seconds()
     print(f"red flag {case}: reading saved -> duty officer's mail in {seconds:.1f} s")
     assert officer_mail and seconds < 60
+
+
+def test_it_keeps_an_open_queue_current_and_sounds_a_new_emergency(
+    browser: Browser, stack: Stack, password: str, users: dict[str, WebUser]
+) -> None:
+    """The DM's queue, left open, shows a case opened elsewhere and a new emergency, with no reload."""
+    dm = Person(browser, stack, "dm", password, "en")
+    dm.login()
+    dm.page.goto("/queue")
+    expect(dm.page.locator("body")).to_have_attribute("data-stamp", re.compile(r"\d"))  # polling started
+    dm.page.evaluate("window.keptSinceLoad = true")  # gone if the page were loaded again
+    before = dm.page.evaluate("document.querySelectorAll('#queue a.number').length")
+
+    number = users["operator"].open_case(description="Oxygen cylinder empty at the PHC")
+    expect(dm.page.locator("#queue")).to_contain_text(number, timeout=40_000)
+    expect(dm.page).to_have_title(re.compile(rf"^\({before + 1}\) "))
+    assert dm.page.evaluate("window.keptSinceLoad === true")  # redrawn in place, not reloaded
+    dm.shot("10-dm-queue-live")
+
+    operator = users["operator"]
+    page = operator.http.get("/emergencies/new").text
+    response = operator.http.post(
+        "/emergencies/new",
+        data={
+            "csrf_token": field(page, "csrf_token"),
+            "token": field(page, "token"),
+            "caller_name": "Bhola Ram",
+            "phone": "94252 00078",
+            "village": "2",
+            "description": "Unconscious, needs an ambulance",
+        },
+    )
+    assert response.status_code == 302, response.text
+    emergency = response.headers["Location"].rsplit("/", 1)[-1]
+    banner = dm.page.locator("#emergency-banner")
+    expect(banner).to_contain_text(emergency, timeout=40_000)
+    expect(banner).to_have_attribute("data-announced", re.compile(re.escape(emergency)))
+    expect(banner).to_have_class(re.compile(r"\bnew\b"))
+    dm.shot("11-dm-emergency-banner")
+    dm.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -12,10 +13,18 @@ from models.db import get_sessionmaker
 from models.messages import Delivery
 from models.outbox import Outbox
 from scripts.stack import Stack
-from tests.e2e.web import PrefectApi, WebUser, mails_about, wait_until
+from tests.e2e.web import PrefectApi, WebUser, mails_about, texts_about, wait_until
 from tests.helpers import HttpSink, kill_tree
 
 pytestmark = pytest.mark.e2e
+
+# A phrase of each of the caller's Hindi texts (notifications/templates/hi/caller_*.txt).
+CALLER_WORDS = {
+    "opened": "नंबर पर दर्ज",
+    "assigned": "विभाग को सौंपी",
+    "resolved": "फ़ोन करेंगे",
+    "closed": "बंद हो गई",
+}
 
 
 def wait_for_mails(stack: Stack, number: str, count: int, timeout: float = 180) -> list[tuple[str, str]]:
@@ -81,6 +90,17 @@ def test_it_carries_a_complaint_to_closure(
     assert Counter(mails).most_common(1)[0][1] <= 2  # the same subject twice only for repeated steps
     resolved_posts = [p for p in http_sink.received if number in p.get("title", "")]
     assert len(resolved_posts) == 2
+
+    # The caller heard of each step they hear of, once each, in Hindi (the intake form's default):
+    # registered, with the department (twice: assigned again after the send-back), acted on (twice),
+    # closed.
+    texts = texts_about(stack.instance / "mail", number)
+    (to,) = {to for to, _ in texts}  # the caller's phone, as the operator typed it
+    assert re.fullmatch(r"sms\+919\d{9}@demo\.local", to), to
+    steps_told = Counter(
+        next(step for step, words in CALLER_WORDS.items() if words in text) for _, text in texts
+    )
+    assert steps_told == {"opened": 1, "assigned": 2, "resolved": 2, "closed": 1}
 
     with get_sessionmaker(stack.database_url)() as session:
         case = session.scalar(select(Case).where(Case.number == number))

@@ -58,6 +58,9 @@ def test_it_reaches_the_duty_officer_within_a_minute(stack: Stack, users: dict[s
         lambda: {m[0] for m in mails_about(maildir, number)} >= {"dm@demo.local", "collector@demo.local"}
     )
     assert told
+    # The one who must act hears first, and once: before the DMs and the Collectors (#13).
+    mails = [to for to, _ in mails_about(maildir, number)]
+    assert mails[0] == "dfo@demo.local" and mails.count("dfo@demo.local") == 1, mails
 
     # Still one flow run, with the whole history: the DM's step taken by the roster.
     prefect = PrefectApi(stack.api_url)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from notifications.mailsink import read_messages
+from notifications.mailsink import body_text, read_messages
 
 T = TypeVar("T")
 
@@ -85,8 +85,22 @@ class WebUser:
 
 
 def mails_about(maildir: Path, number: str) -> list[tuple[str, str]]:
-    """(recipient, subject) of every mail about case `number`, in arrival order."""
-    return [(m["X-Envelope-To"], m["Subject"]) for m in read_messages(maildir) if number in m["Subject"]]
+    """(recipient, subject) of every mail to the office about case `number`, in arrival order."""
+    return [
+        (m["X-Envelope-To"], m["Subject"])
+        for m in read_messages(maildir)
+        if number in m["Subject"] and not m["X-Envelope-To"].startswith("sms")
+    ]
+
+
+def texts_about(maildir: Path, number: str) -> list[tuple[str, str]]:
+    """(phone's address, text) of every text message to the caller of case `number` (the demo's SMS
+    gateway delivers each to sms<number>@demo.local in the mail sink), in arrival order."""
+    return [
+        (m["X-Envelope-To"], body_text(m))
+        for m in read_messages(maildir)
+        if number in m["Subject"] and m["X-Envelope-To"].startswith("sms")
+    ]
 
 
 class PrefectApi:

@@ -18,6 +18,8 @@
     input.addEventListener("input", update);
     // Typed before this script ran (a fast operator on a slow line, or a value the browser restored).
     if (input.value) { update(); }
+    // Something changed in the room (site.js): a caller's case may have moved on.
+    document.addEventListener("control-room:changed", function () { if (input.value) { update(); } });
   }
 
   function withParams(base, params) {

@@ -1,0 +1,109 @@
+"""Text messages to the person who called: their case number and link, who has it, and its closure.
+
+One message row per case event the caller hears of (CALLER_TEXTS), planned once and sent once like
+every other message (notifications/sending.py), through the SMS gateway (SMS_URL). The texts are
+fixed, with the case number, the department and the link as their only variables, so that an Indian
+SMS gateway's registered (DLT) templates can match them; templates/<language>/caller_<step>.txt.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.cases.public import status_token
+from models.cases.tables import Case, CaseEvent
+from models.config import Settings
+from models.db import insert_unless_exists
+from models.messages import CallerMessage
+from notifications.delivery import masked
+from notifications.render import render
+from notifications.sending import Kind, Message, Unsendable, failure, send_rows
+from notifications.sms import SMS_ERRORS, SmsNotConfigured, sms_url
+
+# Event kind -> the caller's text (templates/<language>/caller_<text>.txt).
+CALLER_TEXTS = {
+    "opened": "opened",
+    "assign": "assigned",
+    "resolve": "resolved",
+    "confirm": "closed",
+    "reject": "rejected",
+}
+
+
+def status_link(settings: Settings, number: str) -> str:
+    """The caller's own link to their case's status page (webapp/public.py), signed."""
+    return f"{settings.public_url}/status/{status_token(number, settings.signing_secret())}"
+
+
+def plan_caller_message(session: Session, case_id: int, event_id: int, settings: Settings) -> list[int]:
+    """The caller's message row for this event (made once), as a list of zero or one id.
+
+    None when the event is not one the caller hears of, or the district has no SMS gateway.
+    """
+    event = session.get_one(CaseEvent, event_id)
+    if event.kind not in CALLER_TEXTS or not settings.sms_url:
+        return []
+    case = session.get_one(Case, case_id)
+    # ON CONFLICT DO NOTHING on the event: a retried or replayed step plans it once.
+    session.execute(
+        insert_unless_exists(
+            session,
+            CallerMessage,
+            [CallerMessage.event_id],
+            case_id=case_id,
+            event_id=event_id,
+            phone=case.phone,
+            language=case.language,
+            channel="",
+            status="pending",
+            attempts=0,
+            last_error="",
+        )
+    )
+    row_id = session.scalar(select(CallerMessage.id).where(CallerMessage.event_id == event_id))
+    return [row_id] if row_id is not None else []
+
+
+def compose(session: Session, row: CallerMessage, settings: Settings) -> Message:
+    """The caller's text in their language. :raise Unsendable: SMS_URL is empty."""
+    try:
+        url = sms_url(settings, row.phone)
+    except SmsNotConfigured as exc:
+        raise Unsendable(str(exc)) from exc
+    row.channel = masked(url)[:500]
+    case = session.get_one(Case, row.case_id)
+    department = case.category.department
+    hindi = row.language == "hi"
+    title, body = render(
+        f"caller_{CALLER_TEXTS[row.event.kind]}",
+        row.language,
+        number=case.number,
+        department=(department.name_hi or department.name) if hindi else department.name,
+        link=status_link(settings, case.number or ""),
+        district=settings.district_for(row.language),
+    )
+    return Message(url, title, body, SMS_ERRORS)
+
+
+def _settle(session: Session, row: CallerMessage, now: datetime) -> None:
+    """Nothing waits on the caller's messages as a group."""
+
+
+CALLER_MESSAGES = Kind(CallerMessage, compose, _settle)
+
+
+def tell_caller(factory: sessionmaker, case_id: int, event_id: int, settings: Settings) -> int:  # type: ignore[type-arg]
+    """Plan and send the caller's message about this event; return how many were sent (0 or 1).
+
+    :raise DeliveryFailed: the gateway did not take it (a retry sends it; it is never sent twice).
+    """
+    with factory.begin() as session:
+        ids = plan_caller_message(session, case_id, event_id, settings)
+    not_sent = send_rows(factory, CALLER_MESSAGES, ids, settings)
+    if not_sent:
+        with factory() as session:
+            raise failure(f"caller's text about event {event_id}", ids, not_sent, session, CallerMessage)
+    return len(ids)
