@@ -12,7 +12,9 @@ no network), logged in as the Collector:
 - GET /cases?... for several filters, p95 each (goal <= 200 ms); floor: the list's count and
   page queries (models/cases/listing.py) executed bare;
 - GET /cases/export.csv of every case: total time (goal <= 10 s) and the growth of this
-  process's peak RSS while it streams (goal: flat); floor: the export query streamed bare.
+  process's peak RSS while it streams (goal: flat); floor: the export query streamed bare;
+- GET /live/pulse, what every open page asks every LIVE_SECONDS, p95 (goal <= 20 ms, so a room of
+  screens costs nothing noticeable); floor: its statements (models/cases/pulse.py) executed bare.
 """
 
 from __future__ import annotations
@@ -386,6 +388,7 @@ class Measure:
     def run(self) -> None:
         self.dashboard()
         self.lists()
+        self.pulse()
         self.export()
 
     def timed_get(self, path: str) -> list[float]:
@@ -434,6 +437,24 @@ class Measure:
                 floor=1000 * percentile(floor, p),
                 goal=GOAL_MS if p == 95 else None,
             )
+
+    def pulse(self) -> None:
+        from sqlalchemy.orm import Session
+
+        from models.cases.pulse import pulse
+        from models.reference.tables import User
+
+        def bare(conn: Connection) -> None:
+            session = Session(bind=conn)
+            collector = session.scalars(select(User).where(User.username == "collector")).one()
+            pulse(session, collector)
+
+        page = self.timed_get("/live/pulse")
+        floor = self.timed_sql(bare)
+        self.report.add(
+            NAME, "GET /live/pulse p95", 1000 * percentile(page, 95), "ms",
+            floor=1000 * percentile(floor, 95), goal="<= 20",
+        )
 
     def lists(self) -> None:
         from models.cases.listing import CaseFilter, conditions, query
