@@ -27,6 +27,7 @@ def resolved(session: Session, district: dict[str, User]) -> Case:
     case = make_case(session, p["operator"], start, caller="Sunita Devi", phone="+919876512345")
     move(session, case, Action.assign, p["dm"], start + timedelta(minutes=10), officer=p["cmho"])
     move(session, case, Action.resolve, p["cmho"], start + timedelta(minutes=50))
+    case.language = "en"  # the caller's texts in English: so is the page their link opens
     session.commit()
     return case
 
@@ -49,6 +50,20 @@ def test_it_speaks_hindi_to_a_hindi_reader(client: FlaskClient, resolved: Case) 
     client.post("/language", data={"csrf_token": csrf_token(page), "language": "hi", "next": "/status"})
     page = client.get(f"/status/{status_token(resolved.number or '', SECRET)}").get_data(as_text=True)
     assert "शिकायत दर्ज हुई" in page and "स्वास्थ्य" in page
+
+
+def test_it_opens_in_the_language_of_the_callers_texts(
+    client: FlaskClient, session: Session, resolved: Case
+) -> None:
+    """A Hindi caller's link opens in Hindi on a phone set to English, until they choose English."""
+    resolved.language = "hi"
+    session.commit()
+    link = f"/status/{status_token(resolved.number or '', SECRET)}"
+    page = client.get(link, headers={"Accept-Language": "en-IN,en"}).get_data(as_text=True)
+    assert '<html lang="hi"' in page and "शिकायत दर्ज हुई" in page
+    client.post("/language", data={"csrf_token": csrf_token(page), "language": "en", "next": link})
+    page = client.get(link, headers={"Accept-Language": "en-IN,en"}).get_data(as_text=True)
+    assert '<html lang="en"' in page and "Complaint registered" in page
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,10 @@ def select_locale() -> str:
     chosen = session.get("language")
     if chosen in LANGUAGES:
         return str(chosen)
+    # A page about one person's case speaks their language until they choose another (a status link).
+    hint = g.get("language_hint")
+    if hint in LANGUAGES:
+        return str(hint)
     return request.accept_languages.best_match(list(LANGUAGES)) or "en"
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template
+from flask import Blueprint, Response, abort, current_app, g, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -65,6 +66,8 @@ def status_link(token: str) -> Any:
     found = get_session().scalar(query) if number else None
     if found is None:
         abort(404, _("This status link is not valid. Check the number in your message, or look it up below."))
+    g.language_hint = found.language  # the language of the caller's texts, unless they chose another
+    refresh()
     return render_template(
         "public/status.html", form=StatusForm(), case=public_status(found), steps=STEP_LABELS
     )
