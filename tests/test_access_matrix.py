@@ -28,6 +28,7 @@ from models.access.board_links import make_link
 from models.advisories.tables import Advisory
 from models.cases.lifecycle import Action
 from models.cases.public import status_token
+from models.desk.handover import prepare, previous_shift
 from models.duty.roster import add_shift
 from models.duty.tables import Duty
 from models.homecare.followups import make_day_list
@@ -99,6 +100,9 @@ ACCESS: dict[str, frozenset[str]] = {
     "emergency.new": DESK,
     "health.healthz": PUBLIC,  # for monitors: no personal data in it
     "live.pulse": ANY_USER,  # JSON for the page's own script; a visitor gets the login redirect
+    "handover.index": REGISTER,  # notes: the desk only (tests/test_handover.py)
+    "handover.take_over": DESK,  # the incoming operators take the shift over
+    "handover.view": REGISTER,
     "homecare.call": DESK,
     "homecare.discharge": DESK,
     "homecare.follow_ups": DESK,
@@ -152,6 +156,7 @@ class Rows:
     user: int  # a user to sign out everywhere
     board_token: str  # a live board link's token
     board_link: int  # another board link, the one the revoke POST revokes
+    handover: int  # the last ended shift's handover
 
 
 # Endpoint -> its URL arguments, for who asks.
@@ -159,6 +164,8 @@ ARGS: dict[str, Callable[[Rows, str], dict[str, Any]]] = {
     "account.sign_out_everywhere": lambda r, who: {"user_id": r.user},  # not who asks: another user
     "advisories.view": lambda r, who: {"advisory_id": r.advisory},
     "board.revoke_link": lambda r, who: {"link_id": r.board_link},
+    "handover.take_over": lambda r, who: {"handover_id": r.handover},
+    "handover.view": lambda r, who: {"handover_id": r.handover},
     "board.shared": lambda r, who: {"token": r.board_token},
     "cases.act": lambda r, who: {"number": r.cases[ACT[who][0]], "action": ACT[who][1].value},
     "cases.retry_delivery": lambda r, who: {"delivery_id": r.delivery},
@@ -223,6 +230,7 @@ def make_rows(session: Session, district: dict[str, User]) -> Rows:
     calls = {c.patient_id: c.id for c in session.scalars(select(FollowUp))}
     board_link = make_link(session, "Hall", district["admin"], now)
     to_revoke = make_link(session, "Side room", district["admin"], now)
+    handover = prepare(session, previous_shift(now), now)
     session.commit()
     return Rows(
         cases={
@@ -243,6 +251,7 @@ def make_rows(session: Session, district: dict[str, User]) -> Rows:
         user=district["bmo"].id,
         board_token=board_link.token,
         board_link=to_revoke.link_id,
+        handover=handover.id,
     )
 
 

@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         desk,
         duty,
         emergency,
+        handover,
         health,
         homecare,
         labels,
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(open311.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(live.bp)
+    app.register_blueprint(handover.bp)
     cli.register(app)
     register_errors(app)
 

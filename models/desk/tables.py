@@ -96,3 +96,31 @@ class Contact(Base):
 
     village: Mapped[Village] = relationship()
     role: Mapped[ContactRole] = relationship()
+
+
+class HandoverNote(Base):
+    """What an operator leaves for the next shift ("promised to call back the Sarpanch of ...")."""
+
+    __tablename__ = "handover_notes"
+    __table_args__ = (Index("ix_handover_notes_created", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    by_user: Mapped[User] = relationship()
+
+
+class Handover(Base):
+    """A shift's handover: its figures as they stood when it ended, and who took it over."""
+
+    __tablename__ = "handovers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shift_start: Mapped[datetime] = mapped_column(unique=True)
+    shift_end: Mapped[datetime] = mapped_column()
+    prepared_at: Mapped[datetime] = mapped_column(default=utcnow)
+    figures: Mapped[str] = mapped_column(Text)  # JSON of models/desk/handover.Figures
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+
+    acknowledged_by: Mapped[User | None] = relationship()
