@@ -62,12 +62,13 @@ class Delivery(MessageRow, Base):
 
 
 class CallerMessage(MessageRow, Base):
-    """One text message to the person who called, about one step of their case (one per event)."""
+    """One text message to a person who called, about one step of their case (one per event and phone)."""
 
     __tablename__ = "caller_messages"
+    __table_args__ = (UniqueConstraint("event_id", "phone"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"), unique=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"))
     phone: Mapped[str] = mapped_column(String(20))  # E.164, as the case holds it when planned
     language: Mapped[str] = mapped_column(String(8))
     channel: Mapped[str] = mapped_column(String(500), default="")  # the gateway URL, secrets masked

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.cases.callers import told_of
 from models.cases.public import status_token
 from models.cases.tables import Case, CaseEvent
 from models.config import Settings
@@ -26,6 +27,7 @@ from notifications.sms import SMS_ERRORS, SmsNotConfigured, sms_url
 # Event kind -> the caller's text (templates/<language>/caller_<text>.txt).
 CALLER_TEXTS = {
     "opened": "opened",
+    "caller_added": "opened",  # one more caller about the same problem: its number
     "assign": "assigned",
     "resolve": "resolved",
     "confirm": "closed",
@@ -38,33 +40,35 @@ def status_link(settings: Settings, number: str) -> str:
     return f"{settings.public_url}/status/{status_token(number, settings.signing_secret())}"
 
 
-def plan_caller_message(session: Session, case_id: int, event_id: int, settings: Settings) -> list[int]:
-    """The caller's message row for this event (made once), as a list of zero or one id.
+def plan_caller_messages(session: Session, case_id: int, event_id: int, settings: Settings) -> list[int]:
+    """The callers' message rows for this event (each made once): the case's own caller and those
+    attached to it (models/cases/callers.told_of).
 
-    None when the event is not one the caller hears of, or the district has no SMS gateway.
+    None when the event is not one callers hear of, or the district has no SMS gateway.
     """
     event = session.get_one(CaseEvent, event_id)
     if event.kind not in CALLER_TEXTS or not settings.sms_url:
         return []
     case = session.get_one(Case, case_id)
-    # ON CONFLICT DO NOTHING on the event: a retried or replayed step plans it once.
-    session.execute(
-        insert_unless_exists(
-            session,
-            CallerMessage,
-            [CallerMessage.event_id],
-            case_id=case_id,
-            event_id=event_id,
-            phone=case.phone,
-            language=case.language,
-            channel="",
-            status="pending",
-            attempts=0,
-            last_error="",
+    for phone, language in told_of(session, case, event):
+        # ON CONFLICT DO NOTHING on (event, phone): a retried or replayed step plans each once.
+        session.execute(
+            insert_unless_exists(
+                session,
+                CallerMessage,
+                [CallerMessage.event_id, CallerMessage.phone],
+                case_id=case_id,
+                event_id=event_id,
+                phone=phone,
+                language=language,
+                channel="",
+                status="pending",
+                attempts=0,
+                last_error="",
+            )
         )
-    )
-    row_id = session.scalar(select(CallerMessage.id).where(CallerMessage.event_id == event_id))
-    return [row_id] if row_id is not None else []
+    query = select(CallerMessage.id).where(CallerMessage.event_id == event_id).order_by(CallerMessage.id)
+    return list(session.scalars(query))
 
 
 def compose(session: Session, row: CallerMessage, settings: Settings) -> Message:
@@ -96,12 +100,12 @@ CALLER_MESSAGES = Kind(CallerMessage, compose, _settle)
 
 
 def tell_caller(factory: sessionmaker, case_id: int, event_id: int, settings: Settings) -> int:  # type: ignore[type-arg]
-    """Plan and send the caller's message about this event; return how many were sent (0 or 1).
+    """Plan and send the callers' messages about this event; return how many were sent.
 
     :raise DeliveryFailed: the gateway did not take it (a retry sends it; it is never sent twice).
     """
     with factory.begin() as session:
-        ids = plan_caller_message(session, case_id, event_id, settings)
+        ids = plan_caller_messages(session, case_id, event_id, settings)
     not_sent = send_rows(factory, CALLER_MESSAGES, ids, settings)
     if not_sent:
         with factory() as session:

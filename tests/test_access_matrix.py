@@ -72,6 +72,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "board.links": ADMIN,
     "board.revoke_link": ADMIN,
     "board.shared": PUBLIC,  # with a live board link's token (tests/test_board.py: a bad one is a 404)
+    "callers.attach": DESK,  # the intake form sent to an open case instead of a new one
+    "callers.similar": DESK,  # the intake form's suggestions
     "caselist.audit_log": only("collector", "admin"),
     "caselist.daily": OVERSIGHT,
     # An officer lists and exports only their own cases (models/cases/listing.visible).
@@ -167,6 +169,7 @@ ARGS: dict[str, Callable[[Rows, str], dict[str, Any]]] = {
     "handover.take_over": lambda r, who: {"handover_id": r.handover},
     "handover.view": lambda r, who: {"handover_id": r.handover},
     "board.shared": lambda r, who: {"token": r.board_token},
+    "callers.attach": lambda r, who: {"number": r.cases["assigned"]},
     "cases.act": lambda r, who: {"number": r.cases[ACT[who][0]], "action": ACT[who][1].value},
     "cases.retry_delivery": lambda r, who: {"delivery_id": r.delivery},
     "cases.timeline": lambda r, who: {"number": r.cases["assigned"]},

@@ -332,7 +332,7 @@ def test_it_writes_every_message_in_hindi(
         kinds.add("miss_alert")
         checker.check(f"message miss_alert ({id_})", [message.title, message.body])
     for event in session.scalars(select(CaseEvent).order_by(CaseEvent.id)):  # the callers' text messages
-        for id_ in caller.plan_caller_message(session, event.case_id, event.id, settings):
+        for id_ in caller.plan_caller_messages(session, event.case_id, event.id, settings):
             row = session.get_one(CallerMessage, id_)
             row.language = "hi"
             message = caller.compose(session, row, settings)

@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         advisories,
         auth,
         board,
+        callers,
         caselist,
         cases,
         cli,
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(board.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(handover.bp)
+    app.register_blueprint(callers.bp)
     cli.register(app)
     register_errors(app)
 

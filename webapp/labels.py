@@ -32,6 +32,7 @@ EVENT_LABELS = {
     "reopen": _l("Reopened by the Collector"),
     "escalation": _l("Time limit escalation"),
     "reopen_closed": _l("Reopened on the caller's new complaint"),
+    "caller_added": _l("Another caller about the same problem"),
 }
 
 AUDIENCE_LABELS = {

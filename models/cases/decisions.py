@@ -302,7 +302,7 @@ def restart_run(session: Session, case: Case, now: datetime) -> Outbox:
     supersede(session, case.id, now, "closed: a new run took over the case")
     latest = session.scalar(
         select(CaseEvent.id)
-        .where(CaseEvent.case_id == case.id, CaseEvent.kind != "escalation")
+        .where(CaseEvent.case_id == case.id, CaseEvent.kind.not_in(["escalation", "caller_added"]))
         .order_by(CaseEvent.id.desc())
         .limit(1)
     )

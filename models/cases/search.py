@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import DDL, event, func, literal, or_, select, text
+from sqlalchemy import DDL, bindparam, event, func, literal, or_, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import Boolean
@@ -101,7 +101,9 @@ def _sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
         return f"({compiler.process(_like_any(element), **kw)})"
     # An FTS5 string is a substring to find, not query syntax; {columns}: only those columns.
     phrase = "{" + " ".join(element.columns) + '} : "' + element.needle.replace('"', '""') + '"'
-    match = text("cases_search MATCH :search_phrase").bindparams(search_phrase=phrase)
+    # unique: several searches in one statement (the intake's suggestions) each keep their phrase.
+    phrase_param = bindparam("search_phrase", phrase, unique=True)
+    match = text("cases_search MATCH :search_phrase").bindparams(phrase_param)
     clause = Case.id.in_(
         select(text("rowid")).select_from(text("cases_search")).where(match).scalar_subquery()
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.cases.lifecycle import State
@@ -96,3 +96,20 @@ class CaseEvent(Base):
     case: Mapped[Case] = relationship(back_populates="events")
     by_user: Mapped[User | None] = relationship(foreign_keys=[by_user_id])
     officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
+
+
+class CaseCaller(Base):
+    """One more caller about a case's problem: attached at intake instead of a case of their own.
+
+    Told the case number when attached, and of each later step like the case's own caller.
+    """
+
+    __tablename__ = "case_callers"
+    __table_args__ = (UniqueConstraint("case_id", "phone"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"))  # the "caller_added" event
+    caller_name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str] = mapped_column(String(20))  # E.164
+    language: Mapped[str] = mapped_column(String(8), default="hi")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

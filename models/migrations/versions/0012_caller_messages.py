@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"]),
         sa.ForeignKeyConstraint(["event_id"], ["case_events.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("event_id"),
+        sa.UniqueConstraint("event_id", "phone"),
     )
     with op.batch_alter_table("caller_messages") as batch_op:
         batch_op.create_index("ix_caller_messages_case_id", ["case_id"], unique=False)
