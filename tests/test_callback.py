@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -281,3 +282,16 @@ def test_the_collector_closes_an_unreachable_callers_case_on_the_page(
     assert "closed without the caller's word (counted as a forced closure)" in page
     session.expire_all()
     assert session.get_one(Case, case.id).state == State.closed
+
+
+def test_a_categories_file_sets_the_call_backs_limit_and_tries(
+    session: Session, district: dict[str, User]
+) -> None:
+    from models.reference.loading import load_csv
+    from models.reference.tables import Category
+
+    text = "code,name,department,callback_minutes,callback_tries\nbed,Hospital bed,health,45,5\n"
+    load_csv(session, "categories", io.StringIO(text))
+    session.commit()
+    bed = session.scalars(select(Category).where(Category.code == "bed")).one()
+    assert (bed.callback_minutes, bed.callback_tries, bed.limits.callback) == (45, 5, 45)

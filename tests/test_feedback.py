@@ -101,3 +101,17 @@ def test_the_dashboard_and_the_daily_report_show_them(
         as_text=True
     )
     assert "No call back ended in this period." in page
+
+
+def test_the_dashboards_breakdown_has_a_column_per_step(
+    client: FlaskClient, session: Session, district: dict[str, User], rung_back: None
+) -> None:
+    login(client, "collector")
+    page = client.get("/dashboard?period=recent").get_data(as_text=True)
+    tables = re.findall(r'<table class="breakdown">(.*?)</table>', page, re.S)
+    assert tables
+    for html in tables:
+        head, body = html.split("</thead>")
+        first_row = body.split("</tr>")[0]
+        assert head.count("<th>") == first_row.count("<td><a ") > 0
+    assert "Waiting for a call back to the caller</th>" in page

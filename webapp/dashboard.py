@@ -345,9 +345,7 @@ def index() -> str:
             _("Opened"),
             _("Closed"),
             _("Rejected"),
-            _("Waiting for the DM"),
-            _("With the officer"),
-            _("Waiting for the Collector"),
+            *(str(STEP_LABELS[s]) for s in Step),  # as table() counts them
             _("Overdue now"),
             _("Within the limit"),
             _("Median"),
