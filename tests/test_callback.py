@@ -295,3 +295,15 @@ def test_a_categories_file_sets_the_call_backs_limit_and_tries(
     session.commit()
     bed = session.scalars(select(Category).where(Category.code == "bed")).one()
     assert (bed.callback_minutes, bed.callback_tries, bed.limits.callback) == (45, 5, 45)
+
+
+def test_the_operators_queue_page_lists_the_callers_to_ring_back_first(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
+    own = make_case(session, district["operator"], T0)
+    due = resolved(session, district)
+    as_user(client, "operator")
+    page = client.get("/queue").get_data(as_text=True)
+    callbacks, opened = page.split("Complaints I opened")
+    assert "Callers to ring back" in callbacks and str(due.number) in callbacks
+    assert str(own.number) not in callbacks and str(own.number) in opened and str(due.number) not in opened
