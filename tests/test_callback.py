@@ -12,7 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.cases.decisions import NotAllowed, decide, queue_for, unanswered_tries
+from models.cases.callback import unanswered_tries
+from models.cases.decisions import NotAllowed, decide, queue_for
 from models.cases.lifecycle import WAITING_ON, Action, State, Step, apply, step_for
 from models.cases.pulse import pulse
 from models.cases.sla import Limits, step_limit

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
+from models.cases.callback import tries_used_up, unanswered_tries
 from models.cases.decisions import (
     Intake,
     NotAllowed,
@@ -24,8 +25,6 @@ from models.cases.decisions import (
     queue_for,
     recently_closed,
     reopenable,
-    tries_used_up,
-    unanswered_tries,
 )
 from models.cases.lifecycle import Action, InvalidTransition, State, allowed_actions
 from models.cases.tables import Case, CaseEvent, Priority

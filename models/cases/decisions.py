@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
+from models.cases.callback import tries_used_up, tries_used_up_clause
 from models.cases.lifecycle import WAITING_ON, Action, State, apply, role_for
 from models.cases.sla import resolution_deadline, step_deadline
 from models.cases.tables import Case, CaseEvent, Channel, Priority
@@ -125,51 +125,6 @@ def officers_for(session: Session, category: Category) -> list[User]:
 # The caller's words, or the Collector's reason: these decisions are nothing without a text.
 TEXT_REQUIRED = frozenset({Action.not_satisfied, Action.close_unverified})
 RATINGS = range(1, 6)
-
-
-def unanswered_tries(session: Session, case: Case) -> int:
-    """The callback tries the caller did not answer since the officer's latest resolution."""
-    latest_resolve = (
-        select(func.max(CaseEvent.id))
-        .where(CaseEvent.case_id == case.id, CaseEvent.kind == Action.resolve.value)
-        .scalar_subquery()
-    )
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(CaseEvent)
-            .where(
-                CaseEvent.case_id == case.id,
-                CaseEvent.kind == Action.unreachable.value,
-                CaseEvent.id > func.coalesce(latest_resolve, 0),
-            )
-        )
-        or 0
-    )
-
-
-def tries_used_up_clause() -> ColumnElement[bool]:
-    """SQL: the case waits on a callback whose tries are used up (the Collector may close it)."""
-    resolve = aliased(CaseEvent)
-    latest_resolve = (
-        select(func.max(resolve.id)).where(resolve.case_id == Case.id, resolve.kind == Action.resolve.value)
-    ).scalar_subquery()
-    tries = (
-        select(func.count(CaseEvent.id))
-        .where(
-            CaseEvent.case_id == Case.id,
-            CaseEvent.kind == Action.unreachable.value,
-            CaseEvent.id > func.coalesce(latest_resolve, 0),
-        )
-        .scalar_subquery()
-    )
-    allowed = select(Category.callback_tries).where(Category.id == Case.category_id).scalar_subquery()
-    return (Case.state == State.callback) & (tries >= allowed)
-
-
-def tries_used_up(session: Session, case: Case) -> bool:
-    """Whether the Collector may close the case unverified: the category's tries went unanswered."""
-    return case.state == State.callback and unanswered_tries(session, case) >= case.category.callback_tries
 
 
 def may_act(user: User, case: Case, action: Action) -> bool:

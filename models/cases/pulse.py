@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from models.cases.decisions import tries_used_up_clause
+from models.cases.callback import tries_used_up_clause
 from models.cases.lifecycle import FINAL, State
 from models.cases.tables import Case, CaseEvent
 from models.desk.tables import Call
