@@ -181,12 +181,16 @@ class Seeder:
             at = later("dm", 0.5)
             moves.append(("assign", "awaiting_assignment", "assigned", at))
         at = later("officer", 0.7)
-        moves.append(("resolve", "assigned", "resolved", at))
+        moves.append(("resolve", "assigned", "callback", at))
+        at = later("callback", 0.5)
+        moves.append(("satisfied", "callback", "resolved", at))  # the caller, rung back
         if r.random() < 0.05:
             at = later("collector", 0.5)
             moves.append(("reopen", "resolved", "assigned", at))
             at = later("officer", 0.5)
-            moves.append(("resolve", "assigned", "resolved", at))
+            moves.append(("resolve", "assigned", "callback", at))
+            at = later("callback", 0.5)
+            moves.append(("satisfied", "callback", "resolved", at))
         at = later("collector", 0.6)
         moves.append(("confirm", "resolved", "closed", at))
         if r.random() < 0.005:  # forgotten: stuck at some step to this day, the backlog
@@ -195,12 +199,18 @@ class Seeder:
 
     def cases(self) -> tuple[int, int]:
         r = self.random
-        due_step = {"awaiting_assignment": Step.dm, "assigned": Step.officer, "resolved": Step.collector}
+        due_step = {
+            "awaiting_assignment": Step.dm,
+            "assigned": Step.officer,
+            "callback": Step.callback,
+            "resolved": Step.collector,
+        }
         by = {
             "assign": "dm",
             "reject": "dm",
             "send_back": None,
             "resolve": None,
+            "satisfied": "operator",
             "confirm": "collector",
             "reopen": "collector",
         }
@@ -223,8 +233,10 @@ class Seeder:
                 officer = assigned or officer
                 actor = self.staff[by[kind]] if by[kind] else officer
                 event_rows.append(self._event(case_id, kind, source, target, actor, assigned, at))
+                if kind == "satisfied":
+                    event_rows[-1]["rating"] = r.choice([5, 5, 4, 4, 4, 3, 2, 1])
                 state, since = target, at
-                if target == "resolved" and resolved_at is None:
+                if target == "callback" and resolved_at is None:
                     resolved_at = at
                 if target in ("closed", "rejected"):
                     closed_at = at
@@ -284,6 +296,7 @@ class Seeder:
             "by_user_id": by,
             "officer_id": officer,
             "text": "",
+            "rating": None,
             "created_at": naive(at),
         }
 

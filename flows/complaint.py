@@ -39,7 +39,10 @@ def complaint_lifecycle(
        the case at `step` with rejoin_case: the latest event's messages not yet sent go out.
     2. Suspend for the DM: assign (-> 3) or reject (ends, rejected).
     3. Suspend for the officer: resolve (-> 4) or send back (-> 2).
-    4. Suspend for the Collector: confirm (ends, closed) or reopen (-> 3).
+    4. Suspend for the callback, an operator ringing the caller: satisfied (-> 5), not satisfied
+       (-> 3), not reachable (-> 4 again, one more try) or, after the tries, the Collector's
+       closure without the caller's word (ends, closed).
+    5. Suspend for the Collector: confirm (ends, closed) or reopen (-> 3).
 
     The web app has already applied each decision to the case; the run records it and
     sends its hand-off notifications in one task per step, and waits for the next. A resumed run replays

@@ -146,7 +146,7 @@ def reject_complaint(case_id: int, event_id: int) -> dict[str, Any]:
 
 @step
 def record_action(case_id: int, event_id: int) -> dict[str, Any]:
-    """The officer's action and resolution: tell the Collector."""
+    """The officer's action and resolution: tell the operators, a callback to the caller is due."""
     return _record_and_notify(case_id, event_id, Action.resolve)
 
 
@@ -154,6 +154,30 @@ def record_action(case_id: int, event_id: int) -> dict[str, Any]:
 def send_back(case_id: int, event_id: int) -> dict[str, Any]:
     """The officer's request for reassignment: tell the DMs."""
     return _record_and_notify(case_id, event_id, Action.send_back)
+
+
+@step
+def caller_satisfied(case_id: int, event_id: int) -> dict[str, Any]:
+    """The caller, rung back, says it is resolved (with a rating): tell the Collector."""
+    return _record_and_notify(case_id, event_id, Action.satisfied)
+
+
+@step
+def caller_not_satisfied(case_id: int, event_id: int) -> dict[str, Any]:
+    """The caller, rung back, says it is not resolved: tell the officer and the DMs."""
+    return _record_and_notify(case_id, event_id, Action.not_satisfied)
+
+
+@step
+def caller_unreachable(case_id: int, event_id: int) -> dict[str, Any]:
+    """One unanswered try to ring the caller back (each its own event): nobody is told."""
+    return _record_and_notify(case_id, event_id, Action.unreachable)
+
+
+@step
+def close_unverified(case_id: int, event_id: int) -> dict[str, Any]:
+    """The Collector's closure after the tries went unanswered: tell the operator, and the caller why."""
+    return _record_and_notify(case_id, event_id, Action.close_unverified)
 
 
 @step
@@ -173,6 +197,10 @@ RECORD = {
     Action.reject: reject_complaint,
     Action.resolve: record_action,
     Action.send_back: send_back,
+    Action.satisfied: caller_satisfied,
+    Action.not_satisfied: caller_not_satisfied,
+    Action.unreachable: caller_unreachable,
+    Action.close_unverified: close_unverified,
     Action.confirm: confirm_closure,
     Action.reopen: reopen_case,
 }

@@ -2,8 +2,9 @@
 
 One message row per case event the caller hears of (CALLER_TEXTS), planned once and sent once like
 every other message (notifications/sending.py), through the SMS gateway (SMS_URL). The texts are
-fixed, with the case number, the department and the link as their only variables, so that an Indian
-SMS gateway's registered (DLT) templates can match them; templates/<language>/caller_<step>.txt.
+fixed, with the case number, the department and the link as their only variables (and a closure
+without the caller's word, the Collector's reason), so that an Indian SMS gateway's registered (DLT)
+templates can match them; templates/<language>/caller_<step>.txt.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ CALLER_TEXTS = {
     "assign": "assigned",
     "resolve": "resolved",
     "confirm": "closed",
+    "close_unverified": "forced_closed",  # the callback's tries went unanswered: the Collector's reason
     "reject": "rejected",
 }
 
@@ -88,6 +90,7 @@ def compose(session: Session, row: CallerMessage, settings: Settings) -> Message
         department=(department.name_hi or department.name) if hindi else department.name,
         link=status_link(settings, case.number or ""),
         district=settings.district_for(row.language),
+        reason=row.event.text,
     )
     return Message(url, title, body, SMS_ERRORS)
 

@@ -30,7 +30,7 @@ from notifications.sending import (
 
 
 def recipients(session: Session, case: Case, event: CaseEvent) -> list[User]:
-    """The users told about event: the next actor, and the operator at the end."""
+    """The users told about event: the next actor, and the operator at the end (`unreachable`: nobody)."""
 
     def role(r: Role) -> list[User]:
         return list(session.scalars(select(User).where(User.role == r, User.active.is_(True))))
@@ -42,17 +42,23 @@ def recipients(session: Session, case: Case, event: CaseEvent) -> list[User]:
         return role(Role.dm)
     if kind in (Action.assign, Action.reopen):
         return [case.officer] if case.officer else []
-    if kind == Action.resolve:
+    if kind == Action.resolve:  # a callback is due: the operators ring the caller
+        return role(Role.operator)
+    if kind == Action.satisfied:
         return role(Role.collector)
+    if kind == Action.not_satisfied:  # back with the officer, and the DMs know the caller said no
+        return [*([case.officer] if case.officer else []), *role(Role.dm)]
     if kind == Action.reject:
         return [case.created_by, *role(Role.collector)]
-    if kind == Action.confirm:
+    if kind in (Action.confirm, Action.close_unverified):
         return [case.created_by]
     if kind == "escalation" and event.escalation is not None:
         audience = event.escalation.audience
         if audience == Audience.assignee:  # whoever the case waits on
             if case.state == State.assigned:
                 return [case.officer] if case.officer else []
+            if case.state == State.callback:
+                return role(Role.operator)
             audience = Audience.dm if case.state == State.awaiting_assignment else Audience.collector
         return role(Role.dm if audience == Audience.dm else Role.collector)
     return []

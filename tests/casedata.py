@@ -60,6 +60,7 @@ def move(
         now=now,
         text="noted",
         officer_id=officer and officer.id,
+        rating=4 if action == Action.satisfied else None,
     )
 
 
@@ -68,8 +69,10 @@ def build(session: Session, district: dict[str, User]) -> dict[str, str]:
 
     a  bed, Bishrampur (Surajpur)     10 Mar 10:00 IST   waits on the DM (overdue)
     b  ration, Chando (Pratappur)     11 Mar 00:30 IST   with the food officer (overdue); Hindi text
-    c  oxygen, Sawaraon (Bhaiyathan)  11 Mar 11:30 IST   resolved by cmho at 22:30 IST, waits on the Collector
-    d  bed, Jayanagar (Surajpur)      11 Mar 12:30 IST   closed by the Collector at 17:30 IST
+    c  oxygen, Sawaraon (Bhaiyathan)  11 Mar 11:30 IST   resolved by cmho at 21:30 IST, the caller satisfied
+                                                         (4 of 5) at 22:30 IST, waits on the Collector
+    d  bed, Jayanagar (Surajpur)      11 Mar 12:30 IST   resolved 15:30, satisfied (4) 16:30, closed by the
+                                                         Collector at 17:30 IST
     e  other, Kharsura (Pratappur)    11 Mar 13:30 IST   rejected by the DM at 14:00 IST
     f  ambulance, Bishrampur          now                waits on the DM (not overdue)
     """
@@ -98,10 +101,12 @@ def build(session: Session, district: dict[str, User]) -> dict[str, str]:
         description="OXYGEN cylinder empty",
     )
     move(session, c, Action.assign, dm, datetime(2026, 3, 11, 6, 10, tzinfo=UTC), u["cmho"])
-    move(session, c, Action.resolve, u["cmho"], datetime(2026, 3, 11, 17, 0, tzinfo=UTC))
+    move(session, c, Action.resolve, u["cmho"], datetime(2026, 3, 11, 16, 0, tzinfo=UTC))
+    move(session, c, Action.satisfied, op, datetime(2026, 3, 11, 17, 0, tzinfo=UTC))
     d = make_case(session, op, AT["d"], village="Jayanagar", description='=HYPERLINK("http://x")')
     move(session, d, Action.assign, dm, datetime(2026, 3, 11, 7, 10, tzinfo=UTC), u["cmho"])
     move(session, d, Action.resolve, u["cmho"], datetime(2026, 3, 11, 10, 0, tzinfo=UTC))
+    move(session, d, Action.satisfied, op, datetime(2026, 3, 11, 11, 0, tzinfo=UTC))
     move(session, d, Action.confirm, u["collector"], datetime(2026, 3, 11, 12, 0, tzinfo=UTC))
     e = make_case(session, op, AT["e"], category="other", village="Kharsura", description="Road repair")
     move(session, e, Action.reject, dm, datetime(2026, 3, 11, 8, 30, tzinfo=UTC))

@@ -201,6 +201,7 @@ def make_rows(session: Session, district: dict[str, User]) -> Rows:
         move(session, case, Action.assign, district["dm"], now, officer=cmho)
     for case in (resolved, closed):
         move(session, case, Action.resolve, cmho, now)
+        move(session, case, Action.satisfied, operator, now)
     move(session, closed, Action.confirm, collector, now)
     session.flush()
     delivery = Delivery(

@@ -96,6 +96,7 @@ def test_it_counts_open_cases_by_step_with_the_oldest(session: Session, district
     closed = make_case(session, u["operator"], now - 2 * HOUR)
     move(session, closed, Action.assign, u["dm"], now - 2 * HOUR, u["cmho"])
     move(session, closed, Action.resolve, u["cmho"], now - HOUR)
+    move(session, closed, Action.satisfied, u["operator"], now - 45 * MINUTE)
     move(session, closed, Action.confirm, u["collector"], now - 30 * MINUTE)
     session.commit()
 
@@ -104,6 +105,7 @@ def test_it_counts_open_cases_by_step_with_the_oldest(session: Session, district
     assert [s.state for s in board(session, now).steps] == [
         State.awaiting_assignment,
         State.assigned,
+        State.callback,
         State.resolved,
     ]
     assert steps[State.awaiting_assignment].count == 2

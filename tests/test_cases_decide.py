@@ -52,9 +52,14 @@ def test_it_walks_the_whole_chain(
         ("dm", "assign", {"officer": cmho, "text": "तुरंत देखें"}, "assigned"),
         ("cmho", "send_back", {"text": "Not health: ration"}, "awaiting_assignment"),
         ("dm", "assign", {"officer": cmho, "text": ""}, "assigned"),
-        ("cmho", "resolve", {"text": "Bed arranged at district hospital"}, "resolved"),
+        ("cmho", "resolve", {"text": "Bed arranged at district hospital"}, "callback"),
+        ("operator", "not_satisfied", {"text": "No bed yet"}, "assigned"),
+        ("cmho", "resolve", {"text": "Bed arranged at district hospital"}, "callback"),
+        ("operator", "satisfied", {"rating": "3", "text": ""}, "resolved"),
         ("collector", "reopen", {"text": "Caller says no bed yet"}, "assigned"),
-        ("cmho", "resolve", {"text": "Bed 12, ward 3"}, "resolved"),
+        ("cmho", "resolve", {"text": "Bed 12, ward 3"}, "callback"),
+        ("operator", "unreachable", {"text": ""}, "callback"),
+        ("operator", "satisfied", {"rating": "5", "text": "Thank you"}, "resolved"),
         ("collector", "confirm", {"text": ""}, "closed"),
     ]
     for username, action, fields, state in steps:

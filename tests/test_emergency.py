@@ -129,7 +129,7 @@ def test_it_records_the_admission_when_the_officer_resolves(
             "ICU-3",
             "CG15 108",
         )
-        assert fresh.scalar(select(Case.state).where(Case.number == number)) == State.resolved
+        assert fresh.scalar(select(Case.state).where(Case.number == number)) == State.callback
     assert "जिला अस्पताल सूरजपुर" in client.get(f"/cases/{number}").get_data(as_text=True)
 
 

@@ -181,8 +181,23 @@ def world(session: Session, district: dict[str, User]) -> dict[str, str]:
     h = casedata.make_case(session, u["operator"], now - timedelta(hours=3), village="Kharsura")
     casedata.move(session, h, Action.assign, u["dm"], now - timedelta(hours=2), u["cmho"])
     casedata.move(session, h, Action.resolve, u["cmho"], now - timedelta(hours=2))
+    casedata.move(session, h, Action.satisfied, u["operator"], now - timedelta(minutes=90))
     casedata.move(session, h, Action.confirm, u["collector"], now - timedelta(hours=1))
     casedata.move(session, h, Action.reopen_closed, u["operator"], now - timedelta(minutes=20))
+    # A call back never answered, closed by the Collector without the caller's word; one waiting.
+    for closes in (True, False):
+        k = casedata.make_case(session, u["operator"], now - timedelta(hours=3), village="Kharsura")
+        casedata.move(session, k, Action.assign, u["dm"], now - timedelta(hours=2), u["cmho"])
+        casedata.move(session, k, Action.resolve, u["cmho"], now - timedelta(hours=2))
+        for _ in range(3):
+            casedata.move(session, k, Action.unreachable, u["operator"], now - timedelta(hours=1))
+        if closes:
+            casedata.move(session, k, Action.close_unverified, u["collector"], now - timedelta(minutes=10))
+    # A caller who says it is not resolved: back with the officer.
+    m = casedata.make_case(session, u["operator"], now - timedelta(hours=3), village="Kharsura")
+    casedata.move(session, m, Action.assign, u["dm"], now - timedelta(hours=2), u["cmho"])
+    casedata.move(session, m, Action.resolve, u["cmho"], now - timedelta(hours=2))
+    casedata.move(session, m, Action.not_satisfied, u["operator"], now - timedelta(hours=1))
     # An emergency call, and a home-isolation reading with red flags (taken by an operator reading
     # English: the reader's language decides, not the writer's).
     village = session.scalars(select(Village)).first()

@@ -20,8 +20,12 @@ from models.cases.lifecycle import (
 ALLOWED = {
     (State.awaiting_assignment, Action.assign): State.assigned,
     (State.awaiting_assignment, Action.reject): State.rejected,
-    (State.assigned, Action.resolve): State.resolved,
+    (State.assigned, Action.resolve): State.callback,
     (State.assigned, Action.send_back): State.awaiting_assignment,
+    (State.callback, Action.satisfied): State.resolved,
+    (State.callback, Action.not_satisfied): State.assigned,
+    (State.callback, Action.unreachable): State.callback,
+    (State.callback, Action.close_unverified): State.closed,
     (State.resolved, Action.confirm): State.closed,
     (State.resolved, Action.reopen): State.assigned,
     (State.closed, Action.reopen_closed): State.awaiting_assignment,
@@ -43,6 +47,12 @@ def test_it_forbids(state: State, action: Action) -> None:
 def test_it_lists_actions_per_state() -> None:
     assert allowed_actions(State.awaiting_assignment) == [Action.assign, Action.reject]
     assert allowed_actions(State.assigned) == [Action.resolve, Action.send_back]
+    assert allowed_actions(State.callback) == [
+        Action.satisfied,
+        Action.not_satisfied,
+        Action.unreachable,
+        Action.close_unverified,
+    ]
     assert allowed_actions(State.resolved) == [Action.confirm, Action.reopen]
     assert allowed_actions(State.closed) == [Action.reopen_closed]
     assert allowed_actions(State.rejected) == []
@@ -55,6 +65,10 @@ def test_it_gives_each_action_to_one_role() -> None:
         Action.reject: "dm",
         Action.resolve: "officer",
         Action.send_back: "officer",
+        Action.satisfied: "operator",
+        Action.not_satisfied: "operator",
+        Action.unreachable: "operator",
+        Action.close_unverified: "collector",
         Action.confirm: "collector",
         Action.reopen: "collector",
         Action.reopen_closed: "operator",

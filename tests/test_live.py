@@ -74,6 +74,7 @@ def test_it_counts_the_cases_on_each_queue(
         case = make_case(session, p["operator"], now)
         move(session, case, Action.assign, p["dm"], now, officer=p["cmho"])
         move(session, case, Action.resolve, p["cmho"], now)
+        move(session, case, Action.satisfied, p["operator"], now)
     move(session, case, Action.confirm, p["collector"], now)
     session.commit()
 

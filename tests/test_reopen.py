@@ -23,6 +23,7 @@ def close(session: Session, number: str, users: dict[str, User], at: datetime) -
     steps = [
         (Action.assign, "dm", {"officer_id": users["cmho"].id}),
         (Action.resolve, "cmho", {"text": "Bed 4"}),
+        (Action.satisfied, "operator", {"rating": 5}),
         (Action.confirm, "collector", {}),
     ]
     for version, (action, who, extra) in enumerate(steps):
@@ -56,11 +57,11 @@ def test_it_offers_to_reopen_and_reopens_with_a_new_run(
     response = decide_by_form(client, number, "reopen_closed", text="फिर से बिस्तर नहीं")
     assert response.status_code == 302
     session.refresh(case)
-    assert (case.state, case.decisions, case.closed_at) == (State.awaiting_assignment, 4, None)
+    assert (case.state, case.decisions, case.closed_at) == (State.awaiting_assignment, 5, None)
     assert case.due_at is not None
     start = session.scalars(select(Outbox).where(Outbox.case_id == case.id).order_by(Outbox.id)).all()[-1]
     assert start.kind == "start"
-    assert start.payload["first_decision"] == 4 and start.payload["case_number"] == number
+    assert start.payload["first_decision"] == 5 and start.payload["case_number"] == number
     assert case.events[-1].kind == "reopen_closed" and case.events[-1].text == "फिर से बिस्तर नहीं"
 
 

@@ -35,7 +35,7 @@ def test_it_counts_the_day(session: Session, numbers: dict[str, str]) -> None:
     assert report.at == datetime(2026, 3, 11, 18, 30, tzinfo=UTC)  # midnight in India
     # b opened at 00:30 in India (10 March in UTC), c, d, e during the day; d confirmed, e rejected.
     assert (report.opened, report.closed, report.rejected) == (4, 1, 1)
-    assert report.pending == {Step.dm: 1, Step.officer: 1, Step.collector: 1}
+    assert report.pending == {Step.dm: 1, Step.officer: 1, Step.callback: 0, Step.collector: 1}
     # c was resolved at 22:30 and the Collector's two hours had not run out by midnight.
     assert [p.case.number for p in report.overdue] == [numbers["a"], numbers["b"]]
     assert [
@@ -52,7 +52,7 @@ def test_it_counts_the_day(session: Session, numbers: dict[str, str]) -> None:
 def test_it_counts_the_day_before(session: Session, numbers: dict[str, str]) -> None:
     report = daily_report(session, date(2026, 3, 10), NOW)
     assert (report.opened, report.closed, report.rejected) == (1, 0, 0)
-    assert report.pending == {Step.dm: 1, Step.officer: 0, Step.collector: 0}
+    assert report.pending == {Step.dm: 1, Step.officer: 0, Step.callback: 0, Step.collector: 0}
     assert [p.case.number for p in report.overdue] == [numbers["a"]]
 
 
@@ -79,10 +79,10 @@ def test_it_reports_a_past_day_as_it_stood(
     )
     session.commit()
     before = daily_report(session, date(2026, 3, 11), NOW)
-    assert before.pending == {Step.dm: 1, Step.officer: 1, Step.collector: 1}
+    assert before.pending == {Step.dm: 1, Step.officer: 1, Step.callback: 0, Step.collector: 1}
     assert [p.case.number for p in before.overdue] == [numbers["a"], numbers["b"]]
     after = daily_report(session, date(2026, 3, 12), NOW)
-    assert after.pending == {Step.dm: 0, Step.officer: 2, Step.collector: 1}
+    assert after.pending == {Step.dm: 0, Step.officer: 2, Step.callback: 0, Step.collector: 1}
     assert after.opened == 0
 
 

@@ -44,7 +44,9 @@ def step(
     session: Session, people: dict[str, User], case: Case, action: Action, who: str, at: datetime
 ) -> None:
     officer = people["cmho"].id if action == Action.assign and who == "dm" else None
-    decide(session, case, action, people[who], version=case.decisions, now=at, officer_id=officer)
+    rating = 4 if action == Action.satisfied else None
+    version = case.decisions
+    decide(session, case, action, people[who], version=version, now=at, officer_id=officer, rating=rating)
 
 
 @pytest.fixture
@@ -54,11 +56,13 @@ def cases(session: Session, district: dict[str, User]) -> dict[str, Case]:
     a = make_case(session, p, ist(12, 9), BED, 1)  # today, closed; resolved in 60 min, within its limit
     step(session, p, a, Action.assign, "dm", ist(12, 9, 10))
     step(session, p, a, Action.resolve, "cmho", ist(12, 10))
+    step(session, p, a, Action.satisfied, "operator", ist(12, 10, 15))
     step(session, p, a, Action.confirm, "collector", ist(12, 10, 30))
     b = make_case(session, p, ist(12, 11, 30), AMBULANCE, 3)  # today, waits on the DM: overdue at 11:40
     c = make_case(session, p, ist(9, 10), BED, 1)  # 3 days ago; resolved late (10 h), waits on the Collector
     step(session, p, c, Action.assign, "dm", ist(9, 10, 5))
     step(session, p, c, Action.resolve, "cmho", ist(9, 20))
+    step(session, p, c, Action.satisfied, "operator", ist(9, 21))
     d = make_case(session, p, ist(10, 8), RATION, 5)  # 2 days ago, rejected
     step(session, p, d, Action.reject, "dm", ist(10, 8, 20))
     e = make_case(session, p, ist(20, 10, month=2), BED, 1)  # 20 days ago: outside the windows, still open
@@ -78,7 +82,7 @@ def test_it_counts_today_in_india_time(session: Session, cases: dict[str, Case])
     t = stats.total
     assert t.opened == 3  # a, b and f (00:10 India time)
     assert t.by_state[State.closed] == 1
-    assert t.by_step == {Step.dm: 1, Step.officer: 1, Step.collector: 0}
+    assert t.by_step == {Step.dm: 1, Step.officer: 1, Step.callback: 0, Step.collector: 0}
     assert t.overdue == 2  # b (DM's 10 min passed at 11:40) and f (officer's 120 min passed at 02:20)
     assert (t.resolved, t.within, t.within_share) == (1, 1, 1.0)
     assert t.median == t.p90 == timedelta(minutes=60)
@@ -94,6 +98,7 @@ def test_it_counts_the_last_ten_days(session: Session, cases: dict[str, Case]) -
     assert t.by_state == {
         State.awaiting_assignment: 1,
         State.assigned: 1,
+        State.callback: 0,
         State.resolved: 1,
         State.closed: 1,
         State.rejected: 1,
@@ -133,11 +138,12 @@ def test_it_counts_each_day(session: Session, cases: dict[str, Case]) -> None:
 def test_it_counts_what_is_open_now(session: Session, cases: dict[str, Case]) -> None:
     now = pending(session, NOW)
     assert now.total == 4
-    assert now.by_step == {Step.dm: 2, Step.officer: 1, Step.collector: 1}
-    assert now.overdue == {Step.dm: 2, Step.officer: 1, Step.collector: 1}
-    assert now.by_age["1h"] == {Step.dm: 1, Step.officer: 0, Step.collector: 0}  # b, 30 min
+    assert now.by_step == {Step.dm: 2, Step.officer: 1, Step.callback: 0, Step.collector: 1}
+    assert now.overdue == {Step.dm: 2, Step.officer: 1, Step.callback: 0, Step.collector: 1}
+    assert now.by_age["1h"] == {Step.dm: 1, Step.officer: 0, Step.callback: 0, Step.collector: 0}  # b, 30 min
     assert now.by_age["1d"][Step.officer] == 1  # f, 11 h 50 min
-    assert now.by_age["older"] == {Step.dm: 1, Step.officer: 0, Step.collector: 1}  # e and c
+    # e and c
+    assert now.by_age["older"] == {Step.dm: 1, Step.officer: 0, Step.callback: 0, Step.collector: 1}
     assert sum(sum(by.values()) for by in now.by_age.values()) == 4
 
 

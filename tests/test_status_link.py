@@ -36,7 +36,12 @@ def test_it_shows_the_steps_and_the_department_without_a_login(client: FlaskClie
     response = client.get(f"/status/{status_token(resolved.number or '', SECRET)}")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    steps = ["Complaint registered", "Sent to the department", "The department has acted", "Next: Closed"]
+    steps = [
+        "Complaint registered",
+        "Sent to the department",
+        "The department has acted",
+        "Next: We will call you to confirm",
+    ]
     positions = [page.index(step) for step in steps]
     assert positions == sorted(positions)
     assert "Health" in page  # the hospital-bed category's department
@@ -92,6 +97,7 @@ def test_it_refuses_a_link_with_one_character_changed(client: FlaskClient, resol
 def test_it_shows_a_closed_case_without_a_next_step(
     client: FlaskClient, session: Session, district: dict[str, User], resolved: Case
 ) -> None:
+    move(session, resolved, Action.satisfied, district["operator"], datetime.now(UTC))
     move(session, resolved, Action.confirm, district["collector"], datetime.now(UTC))
     session.commit()
     page = client.get(f"/status/{status_token(resolved.number or '', SECRET)}").get_data(as_text=True)

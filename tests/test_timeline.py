@@ -42,11 +42,13 @@ def at(kind: str, seconds: int) -> datetime:
 
 @pytest.fixture
 def case(session: Session, district: dict[str, User]) -> Case:
-    """Opened, assigned to the CMHO, resolved, confirmed: four decisions, five messages."""
+    """Opened, assigned to the CMHO, resolved, the caller satisfied, confirmed: five messages."""
     u = district
     case = make_case(session, u["operator"], AT["opened"])
     move(session, case, Action.assign, u["dm"], AT["assign"], u["cmho"])
     move(session, case, Action.resolve, u["cmho"], AT["resolve"])
+    # The operator's call back: an event this run history has no engine rows for.
+    move(session, case, Action.satisfied, u["operator"], AT["resolve"] + timedelta(minutes=30))
     move(session, case, Action.confirm, u["collector"], AT["confirm"])
     session.flush()
     event = {e.kind: e for e in case.events}
@@ -138,16 +140,17 @@ def test_it_makes_one_step_per_decision_with_its_messages_and_engine_line(
 ) -> None:
     with app.test_request_context():
         steps = business_steps(case, deliveries(session, case), four_decisions())
-        assert [s.event.kind for s in steps] == ["opened", "assign", "resolve", "confirm"]
+        assert [s.event.kind for s in steps] == ["opened", "assign", "resolve", "satisfied", "confirm"]
         assert [[(t.delivery.user.username, t.channel, t.status) for t in s.told] for s in steps] == [
             [("dm", "e-mail", "sent")],
             [("cmho", "e-mail", "sent"), ("cmho", "Telegram", "given_up")],
             [("collector", "e-mail", "pending")],
+            [],
             [("operator", "e-mail", "sent")],
         ]
         assert steps[1].told[0].sent_at == at("assign", 50)
         engines = [s.engine for s in steps]
-        assert all(e is not None for e in engines)
+        assert [e is not None for e in engines] == [True, True, True, False, True]
         # The task run that did the work, not the "Cached" replays of each later resume.
         assert [(e.step, e.at, e.state, e.unhappy) for e in engines if e] == [
             ("Logging the complaint", at("opened", 15), "Completed", False),
@@ -183,14 +186,14 @@ def test_it_leaves_the_engine_out_when_prefect_did_not_answer(
     run.error = "no answer within 3 s"
     with app.test_request_context():
         steps = business_steps(case, deliveries(session, case), run)
-    assert len(steps) == 4 and all(s.engine is None for s in steps)
-    assert [len(s.told) for s in steps] == [1, 2, 1, 1]
+    assert len(steps) == 5 and all(s.engine is None for s in steps)
+    assert [len(s.told) for s in steps] == [1, 2, 1, 0, 1]
 
 
 def test_it_keeps_every_engine_row_for_the_detail(session: Session, case: Case) -> None:
     run = four_decisions()
     entries = merge_timeline(case, deliveries(session, case), run)
-    assert len(entries) == 4 + 5 + len(run.states) + len(run.tasks)
+    assert len(entries) == 5 + 5 + len(run.states) + len(run.tasks)
     assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
 
 
@@ -205,7 +208,7 @@ def test_it_renders_the_steps_without_the_engine_rows(
 ) -> None:
     html = render(app, session, case, district["collector"], detail=False)
     steps = rows(html, "step")
-    assert len(steps) == 4
+    assert len(steps) == 5
     assert not rows(html, "state") and not rows(html, "task")
     assert "Engine: Recording the assignment" in steps[1]
     assert f"{district['cmho'].name} by e-mail" in steps[1] and "Given up" in steps[1]
@@ -218,7 +221,7 @@ def test_it_renders_every_engine_row_in_the_detail(
     run = four_decisions()
     html = render(app, session, case, district["collector"], detail=True)
     assert not rows(html, "step")
-    assert len(rows(html, "case")) == 4 and len(rows(html, "delivery")) == 5
+    assert len(rows(html, "case")) == 5 and len(rows(html, "delivery")) == 5
     assert len(rows(html, "state")) == len(run.states) and len(rows(html, "task")) == len(run.tasks)
     tasks = rows(html, "task")
     assert "Logging the complaint" in tasks[0]
@@ -271,7 +274,7 @@ def test_it_shows_the_business_steps_by_default(
     login(client, "collector")
     html = client.get(f"/cases/{case.number}/timeline").get_data(as_text=True)
     steps = rows(html, "step")
-    assert len(steps) == 4
+    assert len(steps) == 5
     assert "Assigned to an officer" in steps[1] and f"by {district['dm'].name}" in steps[1]
     cmho = district["cmho"].name
     assert f"{cmho} by e-mail" in steps[1] and f"{cmho} by Telegram" in steps[1]
@@ -290,7 +293,7 @@ def test_it_shows_every_row_one_click_away(
     response = client.get(link.group(1))
     assert response.status_code == 200
     detail = response.get_data(as_text=True)
-    assert len(rows(detail, "case")) == 4 and len(rows(detail, "delivery")) == 5
+    assert len(rows(detail, "case")) == 5 and len(rows(detail, "delivery")) == 5
     assert not rows(detail, "step")
     assert f'href="/cases/{case.number}/timeline"' in detail  # and back
     views = session.scalars(select(AuditEntry.target).where(AuditEntry.action == "view")).all()

@@ -29,10 +29,11 @@ from models.cases.listing import (
 from models.cases.sla import overdue
 from models.db import get_sessionmaker
 from models.oversight.audit import record
+from models.oversight.feedback import feedback
 from models.oversight.report import daily_report
 from models.oversight.tables import AuditEntry
 from models.reference.tables import Block, Category, Role, User
-from models.times import FIRST_DAY, INDIA, LAST_DAY, DayOutOfRange, db_time
+from models.times import FIRST_DAY, INDIA, LAST_DAY, DayOutOfRange, day_start, db_time
 from webapp.auth import roles_required
 from webapp.db import get_session
 from webapp.labels import PRIORITY_LABELS, STATE_LABELS, clock_label, localized, waiting_label
@@ -66,7 +67,12 @@ REASONS = {
     "range": _l("%(field)s: the date is before the “from” date."),
     "day_range": _l("%(field)s: “%(value)s” is not between %(first)s and %(last)s."),
 }
-STEP_LABELS = {Step.dm: _l("The DM"), Step.officer: _l("The officer"), Step.collector: _l("The Collector")}
+STEP_LABELS = {
+    Step.dm: _l("The DM"),
+    Step.officer: _l("The officer"),
+    Step.callback: _l("An operator (call back)"),
+    Step.collector: _l("The Collector"),
+}
 AUDIT_ACTIONS = {
     "view": _l("Viewed a case"),
     "list": _l("Listed cases"),
@@ -287,7 +293,13 @@ def daily() -> Any:
     audited("report", day.isoformat())
     overdue = [(p, report.at - p.due) for p in report.overdue]
     return render_template(
-        "caselist/report.html", report=report, overdue=overdue, steps=STEP_LABELS, today=today, error=None
+        "caselist/report.html",
+        report=report,
+        overdue=overdue,
+        steps=STEP_LABELS,
+        today=today,
+        error=None,
+        feedback=feedback(get_session(), day_start(day), report.at),
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
+from models.cases.callback import tries_used_up, unanswered_tries
 from models.cases.decisions import (
     Intake,
     NotAllowed,
@@ -25,8 +26,8 @@ from models.cases.decisions import (
     recently_closed,
     reopenable,
 )
-from models.cases.lifecycle import Action, InvalidTransition, allowed_actions
-from models.cases.tables import Case, Priority
+from models.cases.lifecycle import Action, InvalidTransition, State, allowed_actions
+from models.cases.tables import Case, CaseEvent, Priority
 from models.emergency.cases import AdmissionFacts, record_admission
 from models.emergency.tables import Admission
 from models.messages import CallerMessage, Delivery, queue_again
@@ -41,15 +42,19 @@ from webapp.desk import call_for_intake
 from webapp.forms import (
     AdmissionForm,
     AssignForm,
+    CloseUnverifiedForm,
     ConfirmForm,
     DecisionForm,
     EmptyForm,
     IntakeForm,
+    NotSatisfiedForm,
     RejectForm,
     ReopenClosedForm,
     ReopenForm,
     ResolveForm,
+    SatisfiedForm,
     SendBackForm,
+    UnreachableForm,
     village_choices,
 )
 from webapp.labels import localized
@@ -61,6 +66,10 @@ DECISION_FORMS: dict[Action, type[DecisionForm]] = {
     Action.reject: RejectForm,
     Action.resolve: ResolveForm,
     Action.send_back: SendBackForm,
+    Action.satisfied: SatisfiedForm,
+    Action.not_satisfied: NotSatisfiedForm,
+    Action.unreachable: UnreachableForm,
+    Action.close_unverified: CloseUnverifiedForm,
     Action.confirm: ConfirmForm,
     Action.reopen: ReopenForm,
     Action.reopen_closed: ReopenClosedForm,
@@ -163,6 +172,8 @@ def decision_forms(case: Case) -> dict[str, DecisionForm]:
     for action in allowed_actions(case.state):
         if action == Action.reopen_closed and not reopenable(case, datetime.now(UTC)):
             continue
+        if action == Action.close_unverified and not tries_used_up(get_session(), case):
+            continue
         if may_act(current_user, case, action):
             form = form_class(case, action)(prefix=action.value, version=case.decisions)
             if isinstance(form, AssignForm):
@@ -193,12 +204,26 @@ def render_case(case: Case, forms: dict[str, DecisionForm] | None = None, status
             deliveries=deliveries,
             to_caller=to_caller,
             admission=db.scalar(select(Admission).where(Admission.case_id == case.id)),
+            verdict=caller_verdict(case),
+            tries=unanswered_tries(db, case) if case.state == State.callback else 0,
             retry_form=EmptyForm(),
             # What the engine gave up on: the DM, the Collector and the admin must see it.
             stuck=parked(db, case.id) if current_user.role in (Role.dm, Role.collector, Role.admin) else [],
         ),
         status,
     )
+
+
+def caller_verdict(case: Case) -> CaseEvent | None:
+    """What the caller said on the call back after the officer's latest resolution (satisfied with a
+    rating, or the closure without their word); None before the call back ended."""
+    verdict = None
+    for event in case.events:
+        if event.kind == Action.resolve:
+            verdict = None
+        elif event.kind in (Action.satisfied, Action.close_unverified):
+            verdict = event
+    return verdict
 
 
 @bp.route("/cases/<number>")
@@ -239,6 +264,7 @@ def act(number: str, action: str) -> Any:
             now=now,
             text=(form.text.data or "").strip(),  # type: ignore[attr-defined]
             officer_id=getattr(getattr(form, "officer", None), "data", None),
+            rating=getattr(getattr(form, "rating", None), "data", None),
         )
         if isinstance(form, AdmissionForm):
             facts = AdmissionFacts(

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from models.cases.lifecycle import State, Step
 from models.outbox import parked_count
+from models.oversight.feedback import feedback
 from models.oversight.stats import (
     AGES,
     Day,
@@ -40,6 +41,7 @@ PERIODS = {"today": 1, "recent": DAYS}
 STEP_LABELS = {
     Step.dm: _l("Waiting for the DM"),
     Step.officer: _l("With the officer"),
+    Step.callback: _l("Waiting for a call back to the caller"),
     Step.collector: _l("Waiting for the Collector"),
 }
 AGE_LABELS = {
@@ -50,7 +52,14 @@ AGE_LABELS = {
     "older": _l("over a day"),
 }
 # Stacking order of the daily chart, bottom up: done first, then what still waits.
-DAY_STATES = (State.closed, State.rejected, State.resolved, State.assigned, State.awaiting_assignment)
+DAY_STATES = (
+    State.closed,
+    State.rejected,
+    State.resolved,
+    State.callback,
+    State.assigned,
+    State.awaiting_assignment,
+)
 
 
 @dataclass(frozen=True)
@@ -321,6 +330,8 @@ def index() -> str:
         ages=age_rows(open_now, now),
         age_legend=[(s.value, STEP_LABELS[s]) for s in Step],
         chosen_label=labels[period],
+        # The call backs that ended in the period chosen (not a cohort: a call back ends after opening).
+        feedback=feedback(db, chosen.window.start, chosen.window.end),
         period_links=[
             Figure(labels[name], labels[name], None if name == period else url_for(".index", period=name))
             for name in PERIODS
@@ -334,9 +345,7 @@ def index() -> str:
             _("Opened"),
             _("Closed"),
             _("Rejected"),
-            _("Waiting for the DM"),
-            _("With the officer"),
-            _("Waiting for the Collector"),
+            *(str(STEP_LABELS[s]) for s in Step),  # as table() counts them
             _("Overdue now"),
             _("Within the limit"),
             _("Median"),

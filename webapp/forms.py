@@ -190,6 +190,42 @@ class ReopenForm(DecisionForm):
     text = TextAreaField(_l("Remark for the officer"), validators=[DataRequired(), Length(max=TEXT_MAX)])
 
 
+class SatisfiedForm(DecisionForm):
+    """The caller, rung back, says it is resolved: their rating, 1 (poor) to 5 (very good)."""
+
+    rating = SelectField(
+        _l("The caller's rating"),
+        coerce=row_id,
+        validate_choice=True,
+        default=0,
+        choices=[
+            SelectChoice(0, "—"),
+            SelectChoice(5, _l("5 (very good)")),
+            *(SelectChoice(n, str(n)) for n in (4, 3, 2)),
+            SelectChoice(1, _l("1 (poor)")),
+        ],
+    )
+    text = TextAreaField(_l("What the caller said (optional)"), validators=[Length(max=TEXT_MAX)])
+
+    def validate_rating(self, field: SelectField) -> None:
+        if not field.data:
+            raise ValidationError(_l("Choose the caller's rating."))
+
+
+class NotSatisfiedForm(DecisionForm):
+    text = TextAreaField(_l("What the caller says"), validators=[DataRequired(), Length(max=TEXT_MAX)])
+
+
+class UnreachableForm(DecisionForm):
+    text = TextAreaField(_l("Note (optional)"), validators=[Length(max=TEXT_MAX)])
+
+
+class CloseUnverifiedForm(DecisionForm):
+    text = TextAreaField(
+        _l("Reason (sent to the caller by SMS)"), validators=[DataRequired(), Length(max=TEXT_MAX)]
+    )
+
+
 class AdmissionForm(DecisionForm):
     """The officer's resolution of an emergency: where the patient was admitted."""
 

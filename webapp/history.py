@@ -70,6 +70,10 @@ TASK_LABELS = {
     "reject_complaint": _l("Recording the rejection"),
     "record_action": _l("Recording the resolution"),
     "send_back": _l("Recording the send-back"),
+    "caller_satisfied": _l("Recording the caller's confirmation"),
+    "caller_not_satisfied": _l("Recording the caller's complaint that it is not resolved"),
+    "caller_unreachable": _l("Recording a call back not answered"),
+    "close_unverified": _l("Recording the closure without the caller's word"),
     "confirm_closure": _l("Recording the closure"),
     "reopen_case": _l("Recording the reopening"),
 }
@@ -80,6 +84,10 @@ TASK_EVENTS: dict[str, set[str] | None] = {
     "reject_complaint": {"reject"},
     "record_action": {"resolve"},
     "send_back": {"send_back"},
+    "caller_satisfied": {"satisfied"},
+    "caller_not_satisfied": {"not_satisfied"},
+    "caller_unreachable": {"unreachable"},
+    "close_unverified": {"close_unverified"},
     "confirm_closure": {"confirm"},
     "reopen_case": {"reopen"},
 }

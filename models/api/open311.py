@@ -29,7 +29,8 @@ CLOSED = (State.closed, State.rejected)
 STATUS_NOTES = {
     State.awaiting_assignment: "Received; waiting for the District Magistrate to assign an officer.",
     State.assigned: "With the officer of the department responsible.",
-    State.resolved: "The officer reports it resolved; waiting for the Collector to confirm.",
+    State.callback: "The officer reports it resolved; the control room will call the caller to confirm.",
+    State.resolved: "The officer reports it resolved and the caller confirmed; waiting for the Collector.",
     State.closed: "Resolved and confirmed by the Collector.",
     State.rejected: "Not taken up by the District Magistrate.",
 }

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from models.cases.callback import tries_used_up, tries_used_up_clause
 from models.cases.lifecycle import WAITING_ON, Action, State, apply, role_for
 from models.cases.sla import resolution_deadline, step_deadline
 from models.cases.tables import Case, CaseEvent, Channel, Priority
@@ -121,6 +122,11 @@ def officers_for(session: Session, category: Category) -> list[User]:
     )
 
 
+# The caller's words, or the Collector's reason: these decisions are nothing without a text.
+TEXT_REQUIRED = frozenset({Action.not_satisfied, Action.close_unverified})
+RATINGS = range(1, 6)
+
+
 def may_act(user: User, case: Case, action: Action) -> bool:
     """Whether user may take action on case (role, and for officers, their own case)."""
     if user.role != role_for(action):
@@ -140,10 +146,12 @@ def decide(
     now: datetime,
     text: str = "",
     officer_id: int | None = None,
+    rating: int | None = None,
 ) -> CaseEvent:
     """Take a human decision on a case: move its state, record the event, queue the resume.
 
-    :raise NotAllowed: the user's role or assignment does not permit it.
+    :raise NotAllowed: the user's role or assignment does not permit it; a callback's verdict lacks
+        its rating or the caller's words; a closure unverified comes before the tries are used up.
     :raise InvalidTransition: the action does not apply in the case's state.
     :raise StaleDecision: someone else decided first (the version moved).
     """
@@ -155,6 +163,12 @@ def decide(
     apply(State(case.state), action)  # :raise InvalidTransition: before the other checks
     if action == Action.reopen_closed and not reopenable(case, now):
         raise NotAllowed(f"{case.number} was closed more than {case.category.reopen_days} days ago")
+    if action == Action.satisfied and rating not in RATINGS:
+        raise NotAllowed("the caller's rating must be 1 to 5")
+    if action in TEXT_REQUIRED and not text.strip():
+        raise NotAllowed(f"{action.value} needs a text")
+    if action == Action.close_unverified and not tries_used_up(session, case):
+        raise NotAllowed(f"{case.number}: the caller has {case.category.callback_tries} tries before this")
     new_officer = case.officer_id
     if action == Action.assign:
         officer = session.get(User, officer_id) if officer_id else None
@@ -162,7 +176,17 @@ def decide(
         if officer is None or category is None or officer not in officers_for(session, category):
             raise NotAllowed("the officer must be an active officer of the category's department")
         new_officer = officer.id
-    return move(session, case, action, by, version=version, now=now, text=text, officer_id=new_officer)
+    return move(
+        session,
+        case,
+        action,
+        by,
+        version=version,
+        now=now,
+        text=text,
+        officer_id=new_officer,
+        rating=rating if action == Action.satisfied else None,
+    )
 
 
 def move(
@@ -175,6 +199,7 @@ def move(
     now: datetime,
     text: str = "",
     officer_id: int | None = None,
+    rating: int | None = None,
 ) -> CaseEvent:
     """Move a case by a decision already checked: state, event, and the hand-off to its run.
 
@@ -205,6 +230,7 @@ def move(
         by_user_id=by.id if by else None,
         officer_id=officer_id if action == Action.assign else None,
         text=text,
+        rating=rating,
         created_at=now,
     )
     session.add(event)
@@ -259,7 +285,7 @@ def _milestones(case: Case, target: State, now: datetime) -> dict[str, datetime 
     facts: dict[str, datetime | None] = {
         "due_at": step_deadline(target, now, case.priority == Priority.urgent, case.category.limits)
     }
-    if target == State.resolved and case.resolved_at is None:
+    if target == State.callback and case.resolved_at is None:  # the officer's first resolution
         facts["resolved_at"] = now
     if target in (State.closed, State.rejected):
         facts["closed_at"] = now
@@ -274,16 +300,20 @@ def pause_key(decisions: int) -> str:
 
 
 def queue_for(session: Session, user: User, limit: int = 200) -> list[Case]:
-    """The cases waiting on user, oldest first."""
+    """The cases waiting on user, oldest first; an operator's: the callbacks due (all operators share
+    them, the least recently tried first), then the complaints they opened, newest first."""
     query = select(Case).order_by(Case.state_since, Case.id).limit(limit)
     if user.role == Role.dm:
         query = query.where(Case.state == State.awaiting_assignment)
     elif user.role == Role.officer:
         query = query.where(Case.state == State.assigned, Case.officer_id == user.id)
     elif user.role == Role.collector:
-        query = query.where(Case.state == State.resolved)
+        query = query.where((Case.state == State.resolved) | tries_used_up_clause())
     elif user.role == Role.operator:
-        query = query.where(Case.created_by_id == user.id).order_by(None).order_by(Case.id.desc())
+        callbacks = list(session.scalars(query.where(Case.state == State.callback)))
+        mine = query.where(Case.created_by_id == user.id, Case.state != State.callback)
+        mine = mine.order_by(None).order_by(Case.id.desc()).limit(max(limit - len(callbacks), 0))
+        return callbacks + list(session.scalars(mine))
     else:
         query = query.where(Case.state.in_(list(WAITING_ON)))
     return list(session.scalars(query))

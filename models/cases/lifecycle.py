@@ -9,7 +9,8 @@ from enum import StrEnum
 class State(StrEnum):
     awaiting_assignment = "awaiting_assignment"  # logged; waits on the DM
     assigned = "assigned"  # waits on the officer
-    resolved = "resolved"  # officer acted; waits on the Collector
+    callback = "callback"  # officer acted; waits on an operator ringing the caller back
+    resolved = "resolved"  # the caller confirmed; waits on the Collector
     closed = "closed"  # Collector confirmed
     rejected = "rejected"  # DM rejected it (not a grievance, duplicate, ...)
 
@@ -19,6 +20,10 @@ class Action(StrEnum):
     reject = "reject"
     resolve = "resolve"
     send_back = "send_back"
+    satisfied = "satisfied"  # an operator rang the caller back: resolved, with their 1-5 rating
+    not_satisfied = "not_satisfied"  # the caller says it is not resolved: back to the officer
+    unreachable = "unreachable"  # the caller did not answer: one more try later
+    close_unverified = "close_unverified"  # the Collector closes after the tries, with a reason
     confirm = "confirm"
     reopen = "reopen"
     reopen_closed = "reopen_closed"  # an operator, on the caller's new complaint about a closed case
@@ -29,6 +34,7 @@ class Step(StrEnum):
 
     dm = "dm"
     officer = "officer"
+    callback = "callback"  # an operator rings the caller back
     collector = "collector"
 
 
@@ -45,8 +51,13 @@ TRANSITIONS: dict[Action, Transition] = {
     for t in (
         Transition(Action.assign, State.awaiting_assignment, State.assigned, "dm"),
         Transition(Action.reject, State.awaiting_assignment, State.rejected, "dm"),
-        Transition(Action.resolve, State.assigned, State.resolved, "officer"),
+        Transition(Action.resolve, State.assigned, State.callback, "officer"),
         Transition(Action.send_back, State.assigned, State.awaiting_assignment, "officer"),
+        Transition(Action.satisfied, State.callback, State.resolved, "operator"),
+        Transition(Action.not_satisfied, State.callback, State.assigned, "operator"),
+        Transition(Action.unreachable, State.callback, State.callback, "operator"),  # a try; waits on
+        # After the category's callback_tries unanswered tries (models/cases/decisions.py).
+        Transition(Action.close_unverified, State.callback, State.closed, "collector"),
         Transition(Action.confirm, State.resolved, State.closed, "collector"),
         Transition(Action.reopen, State.resolved, State.assigned, "collector"),
         # Within the category's reopen_days of the closure; starts a new run of the case's flow.
@@ -57,6 +68,7 @@ TRANSITIONS: dict[Action, Transition] = {
 WAITING_ON: dict[State, Step] = {
     State.awaiting_assignment: Step.dm,
     State.assigned: Step.officer,
+    State.callback: Step.callback,
     State.resolved: Step.collector,
 }
 

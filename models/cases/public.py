@@ -24,8 +24,11 @@ PUBLIC_STEPS = {
     "assign": "with_department",
     "send_back": "back_to_dm",
     "resolve": "action_taken",
+    "satisfied": "you_confirmed",
+    "not_satisfied": "more_work",
     "reopen": "more_work",
     "confirm": "closed",
+    "close_unverified": "closed_unverified",
     "reject": "not_taken_up",
 }
 
@@ -33,6 +36,7 @@ PUBLIC_STEPS = {
 NEXT_STEP = {
     State.awaiting_assignment: "with_department",
     State.assigned: "action_taken",
+    State.callback: "callback",
     State.resolved: "closed",
 }
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from models.cases.callback import tries_used_up_clause
 from models.cases.lifecycle import FINAL, State
 from models.cases.tables import Case, CaseEvent
 from models.desk.tables import Call
@@ -38,15 +39,19 @@ class Pulse:
 
 
 def waiting_clause(user: User) -> ColumnElement[bool]:
-    """The cases on user's queue, as the queue page lists them (an operator: the open ones they opened)."""
+    """The cases on user's queue, as the queue page lists them.
+
+    An operator's: the callbacks due and the open ones they opened.
+    """
     if user.role == Role.dm:
         return Case.state == State.awaiting_assignment
     if user.role == Role.officer:
         return (Case.state == State.assigned) & (Case.officer_id == user.id)
     if user.role == Role.collector:
-        return Case.state == State.resolved
-    if user.role == Role.operator:
-        return (Case.created_by_id == user.id) & Case.state.in_(OPEN_STATES)
+        return (Case.state == State.resolved) | tries_used_up_clause()
+    if user.role == Role.operator:  # the callbacks due, and the open ones they opened
+        mine = (Case.created_by_id == user.id) & Case.state.in_(OPEN_STATES)
+        return (Case.state == State.callback) | mine
     return Case.state.in_(OPEN_STATES)
 
 

@@ -17,6 +17,7 @@ class Limits:
     resolve: int  # the officer acts
     confirm: int  # the Collector confirms
     urgent: int  # an urgent case's limit for any step (the tighter one wins)
+    callback: int = 120  # an operator rings the caller back
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,12 @@ class Rung:
 
 
 def step_limit(step: Step, urgent: bool, limits: Limits) -> timedelta:
-    minutes = {Step.dm: limits.assign, Step.officer: limits.resolve, Step.collector: limits.confirm}[step]
+    minutes = {
+        Step.dm: limits.assign,
+        Step.officer: limits.resolve,
+        Step.callback: limits.callback,
+        Step.collector: limits.confirm,
+    }[step]
     if urgent:
         minutes = min(minutes, limits.urgent)
     return timedelta(minutes=max(minutes, 1))

@@ -91,6 +91,7 @@ class CaseEvent(Base):
     by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     text: Mapped[str] = mapped_column(Text, default="")
+    rating: Mapped[int | None] = mapped_column()  # the caller's 1-5 on a `satisfied` callback
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="events")

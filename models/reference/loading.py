@@ -116,6 +116,8 @@ def _category(session: Session, row: dict[str, str]) -> str | None:
         confirm_minutes=_minutes(row, "confirm_minutes", 120),
         urgent_minutes=_minutes(row, "urgent_minutes", 60),
         reopen_days=_minutes(row, "reopen_days", 7, unit="days"),
+        callback_minutes=_minutes(row, "callback_minutes", 120),
+        callback_tries=_minutes(row, "callback_tries", 3, unit="tries"),
     )
     category = session.scalar(select(Category).where(Category.code == row["code"].strip()))
     if category is None:

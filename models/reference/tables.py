@@ -61,11 +61,21 @@ class Category(Base):
     urgent_minutes: Mapped[int] = mapped_column(default=60)
     # A caller's new complaint within this many days of a closure offers to reopen that case.
     reopen_days: Mapped[int] = mapped_column(default=7)
+    # The operators' call back to the caller once the officer has acted: its time limit, and how many
+    # unanswered tries before the Collector may close the case without the caller's word.
+    callback_minutes: Mapped[int] = mapped_column(default=120)
+    callback_tries: Mapped[int] = mapped_column(default=3)
     department: Mapped[Department] = relationship()
 
     @property
     def limits(self) -> Limits:
-        return Limits(self.assign_minutes, self.resolve_minutes, self.confirm_minutes, self.urgent_minutes)
+        return Limits(
+            self.assign_minutes,
+            self.resolve_minutes,
+            self.confirm_minutes,
+            self.urgent_minutes,
+            self.callback_minutes,
+        )
 
 
 class User(Base):

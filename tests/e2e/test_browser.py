@@ -142,12 +142,28 @@ def test_it_takes_a_complaint_through_every_role(
     officer.page.fill("#resolve-text", "जिला अस्पताल में बिस्तर 7" if hindi else "Bed 7 at the district hospital")
     officer.shot("3-officer-resolving-phone")
     officer.page.locator("#form-resolve button").click()
-    expect(officer.page.locator("h1 .badge").first).to_have_text(officer.t("Waiting for the Collector"))
+    expect(officer.page.locator("h1 .badge").first).to_have_text(
+        officer.t("Waiting for a call back to the caller")
+    )
     officer.close()
+
+    # An operator rings the caller back: the call backs head the operators' queue.
+    operator = Person(browser, stack, "operator", password, language)
+    operator.login()
+    operator.page.get_by_role("link", name=number).first.click()
+    operator.page.select_option("#satisfied-rating", "4")
+    operator.page.fill("#satisfied-text", "बिस्तर मिल गया" if hindi else "Got the bed")
+    operator.shot("3b-operator-calling-back")
+    operator.page.locator("#form-satisfied button").click()
+    expect(operator.page.locator("h1 .badge").first).to_have_text(operator.t("Waiting for the Collector"))
+    operator.close()
 
     collector = Person(browser, stack, "collector", password, language)
     collector.login()
     collector.page.get_by_role("link", name=number).click()
+    expect(collector.page.locator("#verdict")).to_have_text(
+        collector.t("Satisfied on the call back, rating %(rating)s of 5") % {"rating": 4}
+    )
     collector.page.locator("#form-confirm button").click()
     expect(collector.page.locator("h1 .badge").first).to_have_text(collector.t("Closed"))
     expect(collector.page.locator(".events")).to_contain_text(collector.t("Closure confirmed"))

@@ -42,18 +42,24 @@ def test_it_carries_a_complaint_to_closure(
 ) -> None:
     number = users["operator"].open_case(description="ऑक्सीजन बिस्तर चाहिए")
     wait_for_mails(stack, number, 1)
+    # Each decision, and the mails about the case once its run has recorded it (cumulative).
     steps = [
-        ("dm", "assign", {"officer": cmho_id, "text": "तुरंत देखें"}),
-        ("cmho", "send_back", {"text": "Needs the BMO"}),
-        ("dm", "assign", {"officer": cmho_id, "text": "Please handle"}),
-        ("cmho", "resolve", {"text": "Bed 12 at the district hospital"}),
-        ("collector", "reopen", {"text": "Caller says no bed yet"}),
-        ("cmho", "resolve", {"text": "Admitted, bed 14"}),
-        ("collector", "confirm", {"text": "Confirmed with the caller"}),
+        ("dm", "assign", {"officer": cmho_id, "text": "तुरंत देखें"}, 2),
+        ("cmho", "send_back", {"text": "Needs the BMO"}, 3),
+        ("dm", "assign", {"officer": cmho_id, "text": "Please handle"}, 4),
+        ("cmho", "resolve", {"text": "Bed 12 at the district hospital"}, 5),  # the operators ring back
+        ("operator", "not_satisfied", {"text": "No bed yet"}, 7),  # the officer and the DM
+        ("cmho", "resolve", {"text": "Bed 12 now free"}, 8),
+        ("operator", "unreachable", {"text": "No answer"}, 8),  # nobody is told; the step waits again
+        ("operator", "satisfied", {"rating": "3", "text": ""}, 9),
+        ("collector", "reopen", {"text": "Caller says no bed yet"}, 10),
+        ("cmho", "resolve", {"text": "Admitted, bed 14"}, 11),
+        ("operator", "satisfied", {"rating": "5", "text": "Admitted"}, 12),
+        ("collector", "confirm", {"text": "Confirmed with the caller"}, 13),
     ]
-    for i, (who, action, fields) in enumerate(steps, start=2):
+    for who, action, fields, mails_by_then in steps:
         users[who].decide(number, action, **fields)
-        wait_for_mails(stack, number, i)
+        wait_for_mails(stack, number, mails_by_then)
 
     prefect = PrefectApi(stack.api_url)
     runs = wait_until(
@@ -64,10 +70,11 @@ def test_it_carries_a_complaint_to_closure(
     run = runs[0]
     assert f"case:{number}" in run["tags"]
     states = prefect.states(run["id"])
-    assert states.count("Suspended") == 7 and states[-1] == "Completed"
+    assert states.count("Suspended") == len(steps) and states[-1] == "Completed"
     # Each resume replays the flow: earlier tasks come back "Cached"; each ran ("Completed") once.
     # Task run states reach the server as events, recorded a moment after the run ends.
-    expected = {"log_complaint": 1, "assign_officer": 2, "send_back": 1, "record_action": 2}
+    expected = {"log_complaint": 1, "assign_officer": 2, "send_back": 1, "record_action": 3}
+    expected |= {"caller_not_satisfied": 1, "caller_unreachable": 1, "caller_satisfied": 2}
     expected |= {"reopen_case": 1, "confirm_closure": 1}
 
     def completed_tasks() -> Counter[str]:
@@ -77,36 +84,43 @@ def test_it_carries_a_complaint_to_closure(
     wait_until(lambda: completed_tasks() == expected, timeout=30, what=f"task runs {expected}")
 
     mails = mails_about(stack.instance / "mail", number)
-    assert [to for to, _ in mails] == [
+    tos = [to for to, _ in mails]
+    assert tos[:5] == [
         "dm@demo.local",
         "cmho@demo.local",
         "dm@demo.local",
         "cmho@demo.local",
+        "operator@demo.local",
+    ]
+    assert sorted(tos[5:7]) == ["cmho@demo.local", "dm@demo.local"]  # one step: no order between them
+    assert tos[7:] == [
+        "operator@demo.local",
         "collector@demo.local",
         "cmho@demo.local",
+        "operator@demo.local",
         "collector@demo.local",
         "operator@demo.local",
     ]
-    assert Counter(mails).most_common(1)[0][1] <= 2  # the same subject twice only for repeated steps
+    assert Counter(mails).most_common(1)[0][1] <= 3  # the same subject again only for repeated steps
     resolved_posts = [p for p in http_sink.received if number in p.get("title", "")]
     assert len(resolved_posts) == 2
 
     # The caller heard of each step they hear of, once each, in Hindi (the intake form's default):
-    # registered, with the department (twice: assigned again after the send-back), acted on (twice),
-    # closed.
+    # registered, with the department (twice: assigned again after the send-back), acted on (three
+    # times), closed. The call backs themselves are no text: the caller was on the phone.
     texts = texts_about(stack.instance / "mail", number)
     (to,) = {to for to, _ in texts}  # the caller's phone, as the operator typed it
     assert re.fullmatch(r"sms\+919\d{9}@demo\.local", to), to
     steps_told = Counter(
         next(step for step, words in CALLER_WORDS.items() if words in text) for _, text in texts
     )
-    assert steps_told == {"opened": 1, "assigned": 2, "resolved": 2, "closed": 1}
+    assert steps_told == {"opened": 1, "assigned": 2, "resolved": 3, "closed": 1}
 
     with get_sessionmaker(stack.database_url)() as session:
         case = session.scalar(select(Case).where(Case.number == number))
         assert case is not None and case.state == "closed" and case.flow_run_id == run["id"]
         deliveries = session.scalars(select(Delivery).where(Delivery.case_id == case.id)).all()
-        assert len(deliveries) == 10 and {(d.status, d.attempts) for d in deliveries} == {("sent", 1)}
+        assert len(deliveries) == 15 and {(d.status, d.attempts) for d in deliveries} == {("sent", 1)}
         assert all(o.done_at for o in session.scalars(select(Outbox).where(Outbox.case_id == case.id)))
 
     # By default the business steps, each with its engine line; every run state and task one click away.

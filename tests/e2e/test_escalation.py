@@ -73,6 +73,7 @@ def test_it_reopens_a_closed_case_in_a_new_run(stack: Stack, users: dict[str, We
     for who, action, fields in [
         ("dm", "assign", {"officer": cmho_id, "text": ""}),
         ("cmho", "resolve", {"text": "Bed 3"}),
+        ("operator", "satisfied", {"rating": "4", "text": ""}),
         ("collector", "confirm", {"text": ""}),
     ]:
         users[who].decide(number, action, **fields)  # the case moves at once; its run follows
