@@ -113,3 +113,31 @@ def build(session: Session, district: dict[str, User]) -> dict[str, str]:
     f = make_case(session, op, datetime.now(UTC), category="ambulance", description="Ambulance needed")
     session.commit()
     return {name: str(case.number) for name, case in zip("abcdef", (a, b, c, d, e, f), strict=True)}
+
+
+def build_world(session: Session, district: dict[str, User]) -> dict[str, str]:
+    """build()'s cases, and what every page needs to show all it can: a failed delivery, a parked
+    hand-off, today's follow-up calls and an advisory. Commits; returns the cases' numbers."""
+    from datetime import timedelta
+
+    from models.advisories.tables import Advisory
+    from models.cases.tables import CaseEvent
+    from models.homecare.followups import make_day_list
+    from models.messages import Delivery, DeliveryStatus
+    from models.outbox import Outbox
+    from models.times import INDIA
+
+    numbers = build(session, district)
+    event = session.scalars(select(CaseEvent).order_by(CaseEvent.id)).first()
+    assert event is not None
+    failed = Delivery(case_id=event.case_id, event_id=event.id, user_id=district["dm"].id, channel_key="k")
+    failed.channel, failed.status = "mailto://dm", DeliveryStatus.failed
+    session.add(failed)
+    row = session.scalars(select(Outbox).where(Outbox.case_id == event.case_id)).first()
+    assert row is not None
+    row.parked_at, row.last_error = datetime.now(UTC), "parked"
+    now = datetime.now(UTC)
+    make_day_list(session, now.astimezone(INDIA).date(), "00:00", now - timedelta(hours=1))
+    session.add(Advisory(title="Boil water", body="Boil it.", language="hi", by_user_id=district["dm"].id))
+    session.commit()
+    return numbers

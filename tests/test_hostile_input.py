@@ -28,14 +28,9 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
-from models.advisories.tables import Advisory
-from models.cases.tables import CaseEvent
 from models.config import Settings
 from models.db import Base, get_engine
 from models.duty.tables import Duty, DutyShift
-from models.homecare.followups import make_day_list
-from models.messages import Delivery, DeliveryStatus
-from models.outbox import Outbox
 from models.reference.tables import User
 from models.times import INDIA
 from tests import casedata
@@ -98,26 +93,8 @@ def settings(settings: Settings) -> Settings:
 def world(session: Session, district: dict[str, User]) -> None:
     """Cases in every state, a failed delivery, a parked hand-off, a follow-up call due, an advisory,
     a shift still to come (so each has its buttons)."""
-    casedata.build(session, district)
-    event = session.scalars(select(CaseEvent).order_by(CaseEvent.id)).first()
-    assert event is not None
-    session.add(
-        Delivery(
-            case_id=event.case_id,
-            event_id=event.id,
-            user_id=district["dm"].id,
-            channel_key="k",
-            channel="mailto://dm",
-            status=DeliveryStatus.failed,
-        )
-    )
-    row = session.scalars(select(Outbox).where(Outbox.case_id == event.case_id)).first()
-    assert row is not None
-    row.parked_at, row.last_error = datetime.now(UTC), "parked"
-    now = datetime.now(UTC)
-    make_day_list(session, now.astimezone(INDIA).date(), "00:00", now - timedelta(hours=1))
-    session.add(Advisory(title="Boil water", body="Boil it.", language="hi", by_user_id=district["dm"].id))
-    later = now + timedelta(days=10)
+    casedata.build_world(session, district)
+    later = datetime.now(UTC) + timedelta(days=10)
     session.add(DutyShift(user_id=district["dfo"].id, duty=Duty.doctor, starts_at=later, ends_at=later + DAY))
     session.commit()
 

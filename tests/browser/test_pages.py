@@ -14,29 +14,21 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from playwright.sync_api import Error as PlaywrightError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from models.advisories.tables import Advisory
-from models.cases.tables import CaseEvent
-from models.homecare.followups import make_day_list
-from models.messages import Delivery, DeliveryStatus
-from models.outbox import Outbox
 from models.reference.tables import User
-from models.times import INDIA
 from tests import casedata
 from tests.conftest import PASSWORD
 from tests.crawl import route
-from tests.e2e.test_browser import CHROMIUM, FLAGS
+from tests.e2e.test_browser import browser  # noqa: F401 - one Chromium for the module
 from tests.helpers import artifacts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -105,41 +97,10 @@ ERRORS_UNNAMED = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/test installs Debian's chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def world(session: Session, district: dict[str, User]) -> dict[str, str]:
-    """Cases in every state, a failed delivery, a parked hand-off, today's follow-up calls, an advisory.
-    Return the cases' numbers (tests/casedata.py)."""
-    numbers = casedata.build(session, district)
-    event = session.scalars(select(CaseEvent).order_by(CaseEvent.id)).first()
-    assert event is not None
-    session.add(
-        Delivery(
-            case_id=event.case_id,
-            event_id=event.id,
-            user_id=district["dm"].id,
-            channel_key="k",
-            channel="mailto://dm",
-            status=DeliveryStatus.failed,
-        )
-    )
-    row = session.scalars(select(Outbox).where(Outbox.case_id == event.case_id)).first()
-    assert row is not None
-    row.parked_at, row.last_error = datetime.now(UTC), "parked"
-    now = datetime.now(UTC)
-    make_day_list(session, now.astimezone(INDIA).date(), "00:00", now - timedelta(hours=1))
-    session.add(Advisory(title="Boil water", body="Boil it.", language="hi", by_user_id=district["dm"].id))
-    session.commit()
-    return numbers
+    """Cases in every state, a failed delivery, a parked hand-off, today's follow-up calls, an advisory."""
+    return casedata.build_world(session, district)
 
 
 @pytest.fixture
@@ -271,7 +232,7 @@ class Checker:
 
 @pytest.mark.parametrize("language", ["en", "hi"])
 def test_every_page_is_accessible_and_fits_the_screen(
-    browser: Browser, app: Flask, world: dict[str, str], site: str, language: str
+    browser: Browser, app: Flask, world: dict[str, str], site: str, language: str,  # noqa: F811
 ) -> None:
     problems: list[str] = []
     checked: set[str] = set()  # the pages' contents, so a page several roles see alike is checked once
