@@ -12,44 +12,21 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from models.cases.callers import NotOpen, attach_caller, likely_same
 from models.cases.tables import Case
-from models.config import LANGUAGES
 from models.desk.tables import Call
 from models.normalize import e164
 from models.outbox import Outbox
 from models.reference.tables import Role
 from webapp.auth import roles_required
 from webapp.db import get_session
-from webapp.forms import FlaskForm, IdField
+from webapp.forms import CallerForm
 from webapp.guards import row_id
 
 bp = Blueprint("callers", __name__)
-
-
-class AttachForm(FlaskForm):
-    """The intake form's caller fields, sent to attach the call to an open case."""
-
-    caller_name = StringField(_l("Caller's name"), validators=[DataRequired(), Length(max=120)])
-    phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=20)])
-    language = SelectField(
-        _l("Caller's language, for text messages"),
-        choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()],
-        default="hi",
-    )
-    call = IdField(validators=[Optional()])  # the logged call it came from
-
-    def validate_phone(self, field: StringField) -> None:
-        try:
-            field.data = e164(field.data or "")
-        except ValueError:
-            raise ValidationError(_l("Enter a valid Indian phone number, e.g. 98765 43210.")) from None
 
 
 def _arg_id(name: str) -> int | None:
@@ -86,7 +63,7 @@ def attach(number: str) -> Any:
     case = db.scalar(select(Case).where(Case.number == number))
     if case is None:
         abort(404, _("Case %(number)s doesn't exist.", number=number))
-    form = AttachForm()
+    form = CallerForm()  # the intake form's caller fields; the rest of it is not needed here
     if not form.validate_on_submit():
         errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
         return render_template("callers/refused.html", case=case, errors=errors), 400

@@ -124,16 +124,11 @@ class LanguageForm(FlaskForm):
     )
 
 
-class IntakeForm(FlaskForm):
-    token = HiddenField(validators=[DataRequired(), Length(max=64)])
+class CallerForm(FlaskForm):
+    """Who called: the complaint form's caller, also all that attaching a call to an open case needs."""
+
     caller_name = StringField(_l("Caller's name"), validators=[DataRequired(), Length(max=120)])
     phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=20)])
-    village = SelectField(_l("Village"), coerce=row_id, validate_choice=True)
-    category = SelectField(_l("Category"), coerce=row_id, validate_choice=True)
-    priority = SelectField(
-        _l("Priority"), choices=[SelectChoice("normal", _l("Normal")), SelectChoice("urgent", _l("Urgent"))]
-    )
-    description = TextAreaField(_l("Complaint"), validators=[DataRequired(), Length(max=DESCRIPTION_MAX)])
     # The caller's text messages (case number, who has it, closure) are written in this language.
     language = SelectField(
         _l("Caller's language, for text messages"),
@@ -141,14 +136,24 @@ class IntakeForm(FlaskForm):
         default="hi",
     )
     call = IdField(validators=[Optional()])  # the logged call it came from
-    # Pressed after the offer to reopen the caller's recently closed case instead.
-    new_anyway = SubmitField(_l("Open a new case anyway"))
 
     def validate_phone(self, field: StringField) -> None:
         try:
             field.data = e164(field.data or "")
         except ValueError:
             raise ValidationError(_l("Enter a valid Indian phone number, e.g. 98765 43210.")) from None
+
+
+class IntakeForm(CallerForm):
+    token = HiddenField(validators=[DataRequired(), Length(max=64)])
+    village = SelectField(_l("Village"), coerce=row_id, validate_choice=True)
+    category = SelectField(_l("Category"), coerce=row_id, validate_choice=True)
+    priority = SelectField(
+        _l("Priority"), choices=[SelectChoice("normal", _l("Normal")), SelectChoice("urgent", _l("Urgent"))]
+    )
+    description = TextAreaField(_l("Complaint"), validators=[DataRequired(), Length(max=DESCRIPTION_MAX)])
+    # Pressed after the offer to reopen the caller's recently closed case instead.
+    new_anyway = SubmitField(_l("Open a new case anyway"))
 
 
 class DecisionForm(FlaskForm):

@@ -9,12 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, url_for
-from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from models.cases.pulse import pulse as read_pulse
 from webapp.db import get_session
-from webapp.labels import STATE_LABELS
+from webapp.labels import STATE_LABELS, localized
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 
@@ -23,7 +22,6 @@ bp = Blueprint("live", __name__, url_prefix="/live")
 @login_required
 def pulse() -> Any:
     now = read_pulse(get_session(), current_user)
-    hindi = str(get_locale()) == "hi"
     response = jsonify(
         stamp=now.stamp,
         waiting=now.waiting,
@@ -31,7 +29,7 @@ def pulse() -> Any:
             {
                 "number": e.number,
                 "url": url_for("cases.view", number=e.number),
-                "village": (e.village_hi if hindi and e.village_hi else e.village),
+                "village": localized(e.village),
                 "state": str(STATE_LABELS[e.state]),
             }
             for e in now.emergencies

@@ -17,7 +17,7 @@ from models.cases.lifecycle import FINAL, State
 from models.cases.tables import Case, CaseEvent
 from models.desk.tables import Call
 from models.homecare.tables import Reading
-from models.reference.tables import Role, User
+from models.reference.tables import Role, User, Village
 
 OPEN_STATES = [s.value for s in State if s not in FINAL]
 
@@ -27,8 +27,7 @@ class Emergency:
     case_id: int
     number: str
     state: str
-    village: str
-    village_hi: str
+    village: Village  # its name in either language
 
 
 @dataclass(frozen=True)
@@ -88,8 +87,7 @@ def emergencies_for(session: Session, user: User) -> list[Emergency]:
             case_id=case.id,
             number=case.number or str(case.id),
             state=case.state,
-            village=case.village.name,
-            village_hi=case.village.name_hi,
+            village=case.village,
         )
         for case in session.scalars(query)
     ]
