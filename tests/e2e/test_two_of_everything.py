@@ -68,6 +68,38 @@ def mails_by_case(stack: Stack) -> dict[str, list[str]]:
     return found
 
 
+def stuck(factory: Any, stack: Stack, fresh: list[str], doomed: list[str], prefect: PrefectApi) -> str:
+    """What kept the cases from settling: their undone rows, mails and runs, for the failure's message."""
+    lines = []
+    mails = mails_by_case(stack)
+    with factory() as session:
+        rows = session.execute(
+            select(
+                Case.number,
+                Case.state,
+                Case.flow_run_id,
+                Outbox.kind,
+                Outbox.pause_key,
+                Outbox.attempts,
+                Outbox.parked_at,
+                Outbox.last_error,
+            )
+            .join(Case, Case.id == Outbox.case_id)
+            .where(Case.number.in_(fresh + doomed), Outbox.done_at.is_(None))
+        ).all()
+        short = session.execute(
+            select(Case.number, Case.state, Case.flow_run_id).where(Case.number.in_(fresh))
+        ).all()
+    for row in rows:
+        if row.number in fresh or row.parked_at is None:
+            lines.append(f"undone: {tuple(row)}")
+    for number, state, run_id in short:
+        if len(mails.get(number, [])) < len(HAND_OFFS):
+            found = [(r["state_name"], r["id"]) for r in runs(prefect, [run_id])] if run_id else []
+            lines.append(f"unmailed: {number} {state} {mails.get(number)} run {found}")
+    return "\n".join(lines[:60])
+
+
 @pytest.fixture
 def second_copies(stack: Stack) -> Any:
     """A second web process (its own port), launch server, worker and dispatcher beside the first."""
@@ -158,7 +190,10 @@ def test_it_loses_nothing_with_two_of_everything(
             mailed = all(len(mails.get(n, [])) >= len(HAND_OFFS) for n in fresh)
             return not left and len(undone) == CANCELLED and mailed
 
-        wait_until(settled, timeout=1500, every=3, what="every case settled")
+        try:
+            wait_until(settled, timeout=1500, every=3, what="every case settled")
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}\n{stuck(factory, stack, fresh, doomed, prefect)}") from None
         time.sleep(3)  # anything sent twice would arrive now
     finally:
         pool.shutdown()
@@ -217,9 +252,7 @@ def test_it_loses_nothing_with_two_of_everything(
         cmho = WebUser(stack.web_url, "cmho", password)
         cmho.decide(doomed[0], "resolve", text="Done after the restart")
         cmho.close()
-        wait_until(
-            lambda: len(mails_by_case(stack).get(doomed[0], [])) == 3, 300, what="the operators' mail"
-        )
+        wait_until(lambda: len(mails_by_case(stack).get(doomed[0], [])) == 3, 300, what="the operators' mail")
         assert mails_by_case(stack)[doomed[0]][-1] == "operator@demo.local"  # a call back is due
         assert "The engine could not continue" not in dm.http.get(f"/cases/{doomed[0]}").text
     finally:
