@@ -43,6 +43,8 @@ def complaint_lifecycle(
        (-> 3), not reachable (-> 4 again, one more try) or, after the tries, the Collector's
        closure without the caller's word (ends, closed).
     5. Suspend for the Collector: confirm (ends, closed) or reopen (-> 3).
+    At any of 2-5, the DM or the Collector may merge the case into another (ends, merged); undone
+    within the shift, a new run (a `restart`) rejoins the case at the step it had reached.
 
     The web app has already applied each decision to the case; the run records it and
     sends its hand-off notifications in one task per step, and waits for the next. A resumed run replays
@@ -58,11 +60,11 @@ def complaint_lifecycle(
         decision = suspend_flow_run(wait_for_input=Decision, key=pause_key(decisions), timeout=None)
         decisions += 1
         action = Action(decision.action)
-        if step_for(action) != waiting_on:
+        if step_for(action) not in (waiting_on, None):  # None: a merge answers any step
             raise ValueError(f"{action.value} does not answer the {waiting_on.value} step")
         logger.info("%s: %s by %s", case_number, action.value, decision.by_user)
         _step(RECORD[action], case_id, decision.event_id)
-        target = TRANSITIONS[action].target
+        target = State.merged if action == Action.merge else TRANSITIONS[action].target
         if target in FINAL:
             return State(target).value
         waiting_on = WAITING_ON[target]

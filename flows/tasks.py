@@ -192,6 +192,13 @@ def reopen_case(case_id: int, event_id: int) -> dict[str, Any]:
     return _record_and_notify(case_id, event_id, Action.reopen)
 
 
+@step
+def merge_case(case_id: int, event_id: int) -> dict[str, Any]:
+    """The DM's or the Collector's merge into another case: tell its officer they need not act, and its
+    callers the number that carries their problem now."""
+    return _record_and_notify(case_id, event_id, Action.merge)
+
+
 RECORD = {
     Action.assign: assign_officer,
     Action.reject: reject_complaint,
@@ -203,4 +210,5 @@ RECORD = {
     Action.close_unverified: close_unverified,
     Action.confirm: confirm_closure,
     Action.reopen: reopen_case,
+    Action.merge: merge_case,
 }

@@ -34,6 +34,8 @@ CALLER_TEXTS = {
     "confirm": "closed",
     "close_unverified": "forced_closed",  # the callback's tries went unanswered: the Collector's reason
     "reject": "rejected",
+    "merge": "merged",  # handled together with another case: its number (the event's text)
+    "unmerge": "unmerged",  # the merge undone: their own number again
 }
 
 
@@ -91,6 +93,8 @@ def compose(session: Session, row: CallerMessage, settings: Settings) -> Message
         link=status_link(settings, case.number or ""),
         district=settings.district_for(row.language),
         reason=row.event.text,
+        other=row.event.text,  # a merge's: the case that carries the problem
+        other_link=status_link(settings, row.event.text) if row.event.kind == "merge" else "",
     )
     return Message(url, title, body, SMS_ERRORS)
 

@@ -52,16 +52,30 @@ def recipients(session: Session, case: Case, event: CaseEvent) -> list[User]:
         return [case.created_by, *role(Role.collector)]
     if kind in (Action.confirm, Action.close_unverified):
         return [case.created_by]
+    if kind == Action.merge:  # its officer need do nothing more: another case carries the problem
+        return [case.officer] if case.officer else []
+    if kind == Action.unmerge:  # the merge undone: whoever it waits on again
+        return waiting_on(session, case)
     if kind == "escalation" and event.escalation is not None:
         audience = event.escalation.audience
-        if audience == Audience.assignee:  # whoever the case waits on
-            if case.state == State.assigned:
-                return [case.officer] if case.officer else []
-            if case.state == State.callback:
-                return role(Role.operator)
-            audience = Audience.dm if case.state == State.awaiting_assignment else Audience.collector
+        if audience == Audience.assignee:
+            return waiting_on(session, case)
         return role(Role.dm if audience == Audience.dm else Role.collector)
     return []
+
+
+def waiting_on(session: Session, case: Case) -> list[User]:
+    """Whoever the case waits on: its officer, the operators (a call back), the DMs or the Collectors."""
+    if case.state == State.assigned:
+        return [case.officer] if case.officer else []
+    roles = {
+        State.callback: Role.operator,
+        State.awaiting_assignment: Role.dm,
+        State.resolved: Role.collector,
+    }
+    if case.state not in roles:
+        return []
+    return list(session.scalars(select(User).where(User.role == roles[case.state], User.active.is_(True))))
 
 
 def channel_key(url: str) -> str:

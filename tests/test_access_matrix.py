@@ -74,6 +74,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "board.shared": PUBLIC,  # with a live board link's token (tests/test_board.py: a bad one is a 404)
     "callers.attach": DESK,  # the intake form sent to an open case instead of a new one
     "callers.similar": DESK,  # the intake form's suggestions
+    "merging.merge_case": only("dm", "collector"),  # one problem, one case
+    "merging.unmerge_case": only("dm", "collector"),  # within the shift of the merge
     "caselist.audit_log": only("collector", "admin"),
     "caselist.daily": OVERSIGHT,
     # An officer lists and exports only their own cases (models/cases/listing.visible).
@@ -170,6 +172,8 @@ ARGS: dict[str, Callable[[Rows, str], dict[str, Any]]] = {
     "handover.view": lambda r, who: {"handover_id": r.handover},
     "board.shared": lambda r, who: {"token": r.board_token},
     "callers.attach": lambda r, who: {"number": r.cases["assigned"]},
+    "merging.merge_case": lambda r, who: {"number": r.cases["awaiting"]},
+    "merging.unmerge_case": lambda r, who: {"number": r.cases["awaiting"]},
     "cases.act": lambda r, who: {"number": r.cases[ACT[who][0]], "action": ACT[who][1].value},
     "cases.retry_delivery": lambda r, who: {"delivery_id": r.delivery},
     "cases.timeline": lambda r, who: {"number": r.cases["assigned"]},

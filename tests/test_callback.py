@@ -222,7 +222,8 @@ def test_the_ladder_tells_the_operators_of_a_late_call_back(
 
 
 def forms_on(page: str) -> set[str]:
-    return set(re.findall(r'id="form-([a-z_]+)"', page))
+    """The decisions the page offers (the merge of an open case into another is not one of its steps)."""
+    return set(re.findall(r'id="form-([a-z_]+)"', page)) - {"merge"}
 
 
 def as_user(client: FlaskClient, username: str) -> FlaskClient:

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.cases.lifecycle import Action
+from models.cases.merging import merge
 from models.config import Settings
 from models.demo import seed_patients
 from models.desk.handover import Figures, acknowledge, add_note, figures, prepare, previous_shift
@@ -42,6 +43,8 @@ def night(session: Session, district: dict[str, User]) -> dict[str, str]:
     move(session, opened, Action.assign, p["dm"], during + timedelta(minutes=10), officer=p["cmho"])
     closed = make_case(session, p["operator"], during)
     move(session, closed, Action.reject, p["dm"], during + timedelta(minutes=5))
+    twin = make_case(session, p["operator"], during)  # the same problem as `opened`: merged into it
+    merge(session, twin, opened, p["dm"], version=twin.decisions, now=during + timedelta(minutes=20))
     make_case(session, p["operator"], after)  # the morning's: not the night's
     calls = ((before, "information"), (during, "information"), (during, "complaint"), (after, "other"))
     for at, kind in calls:
@@ -72,7 +75,7 @@ def test_it_knows_the_shift_that_ended(session: Session) -> None:
 def test_it_counts_what_the_shift_did_and_left(session: Session, night: dict[str, str]) -> None:
     f = figures(session, previous_shift(MORNING), NIGHT_END)
     assert f.calls == {"information": 1, "complaint": 1}
-    assert (f.opened, f.closed) == (2, 1)
+    assert (f.opened, f.closed, f.merged) == (3, 1, 1)
     assert f.pending == {"dm": 1, "officer": 1}  # the morning's case is not the night's
     assert f.oldest["dm"].number == night["evening"]
     assert f.oldest["officer"].number == night["opened"]
@@ -91,7 +94,7 @@ def test_it_keeps_the_handover_as_it_stood_at_the_end(
     session.commit()
     make_case(session, district["operator"], NIGHT_START + timedelta(hours=1))  # filed late, back-dated
     again = prepare(session, previous_shift(MORNING), MORNING + timedelta(hours=1))
-    assert again.id == made.id and Figures.from_json(again.figures).opened == 2
+    assert again.id == made.id and Figures.from_json(again.figures).opened == 3
     assert session.scalar(select(Handover.id).where(Handover.shift_start == NIGHT_START)) == made.id
 
 
@@ -159,4 +162,4 @@ def test_its_flow_prepares_the_handover_once(
     first = shift_handover.fn(now=MORNING)
     assert shift_handover.fn(now=MORNING + timedelta(minutes=1)) == first
     handover = session.get(Handover, first)
-    assert handover is not None and Figures.from_json(handover.figures).opened == 2
+    assert handover is not None and Figures.from_json(handover.figures).opened == 3

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from models.access.tables import LoginSession
 from models.advisories.tables import Advisory
 from models.cases.lifecycle import Action
+from models.cases.merging import merge, unmerge
 from models.cases.tables import Case, CaseEvent
 from models.config import Settings
 from models.desk.tables import Contact
@@ -198,6 +199,13 @@ def world(session: Session, district: dict[str, User]) -> dict[str, str]:
     casedata.move(session, m, Action.assign, u["dm"], now - timedelta(hours=2), u["cmho"])
     casedata.move(session, m, Action.resolve, u["cmho"], now - timedelta(hours=2))
     casedata.move(session, m, Action.not_satisfied, u["operator"], now - timedelta(hours=1))
+    # Two calls about one problem: one merged into the other; another merged and the merge undone.
+    for undone in (False, True):
+        n = casedata.make_case(session, u["operator"], now - timedelta(hours=1), village="Kharsura")
+        casedata.move(session, n, Action.assign, u["dm"], now - timedelta(minutes=50), u["cmho"])
+        merge(session, n, m, u["dm"], version=n.decisions, now=now)  # both now: never across a shift
+        if undone:
+            unmerge(session, n, u["collector"], version=n.decisions, now=now)
     # An emergency call, and a home-isolation reading with red flags (taken by an operator reading
     # English: the reader's language decides, not the writer's).
     village = session.scalars(select(Village)).first()

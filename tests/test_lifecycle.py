@@ -8,7 +8,9 @@ import pytest
 
 from models.cases.lifecycle import (
     FINAL,
+    MERGE_ROLES,
     TRANSITIONS,
+    WAITING_ON,
     Action,
     InvalidTransition,
     State,
@@ -29,6 +31,11 @@ ALLOWED = {
     (State.resolved, Action.confirm): State.closed,
     (State.resolved, Action.reopen): State.assigned,
     (State.closed, Action.reopen_closed): State.awaiting_assignment,
+    # Any open case may be merged (an unmerge's target comes from the case's history: never from apply).
+    (State.awaiting_assignment, Action.merge): State.merged,
+    (State.assigned, Action.merge): State.merged,
+    (State.callback, Action.merge): State.merged,
+    (State.resolved, Action.merge): State.merged,
 }
 FORBIDDEN = [pair for pair in itertools.product(State, Action) if pair not in ALLOWED]
 
@@ -56,11 +63,13 @@ def test_it_lists_actions_per_state() -> None:
     assert allowed_actions(State.resolved) == [Action.confirm, Action.reopen]
     assert allowed_actions(State.closed) == [Action.reopen_closed]
     assert allowed_actions(State.rejected) == []
-    assert FINAL == {State.closed, State.rejected}
+    assert allowed_actions(State.merged) == []
+    assert FINAL == {State.closed, State.rejected, State.merged}
 
 
 def test_it_gives_each_action_to_one_role() -> None:
-    assert {a: role_for(a) for a in Action} == {
+    assert MERGE_ROLES == {"dm", "collector"}
+    assert {a: role_for(a) for a in TRANSITIONS} == {
         Action.assign: "dm",
         Action.reject: "dm",
         Action.resolve: "officer",
@@ -73,4 +82,4 @@ def test_it_gives_each_action_to_one_role() -> None:
         Action.reopen: "collector",
         Action.reopen_closed: "operator",
     }
-    assert len(TRANSITIONS) == len(ALLOWED)
+    assert len(TRANSITIONS) == len(ALLOWED) - len(WAITING_ON)  # the merges apart

@@ -102,6 +102,7 @@ def test_it_counts_the_last_ten_days(session: Session, cases: dict[str, Case]) -
         State.resolved: 1,
         State.closed: 1,
         State.rejected: 1,
+        State.merged: 0,
     }
     assert t.overdue == 3  # b, c, f
     assert (t.resolved, t.within, t.within_share) == (2, 1, 0.5)

@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         labels,
         live,
         mailbox,
+        merging,
         open311,
         outbox,
         public,
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(live.bp)
     app.register_blueprint(handover.bp)
     app.register_blueprint(callers.bp)
+    app.register_blueprint(merging.bp)
     cli.register(app)
     register_errors(app)
 

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from models.cases.callback import tries_used_up, unanswered_tries
+from models.cases.callers import likely_same
 from models.cases.decisions import (
     Intake,
     NotAllowed,
@@ -26,7 +27,8 @@ from models.cases.decisions import (
     recently_closed,
     reopenable,
 )
-from models.cases.lifecycle import Action, InvalidTransition, State, allowed_actions
+from models.cases.lifecycle import WAITING_ON, Action, InvalidTransition, State, allowed_actions
+from models.cases.merging import merge_event, merged_into_this, undoable
 from models.cases.tables import Case, CaseEvent, Priority
 from models.emergency.cases import AdmissionFacts, record_admission
 from models.emergency.tables import Admission
@@ -47,6 +49,7 @@ from webapp.forms import (
     DecisionForm,
     EmptyForm,
     IntakeForm,
+    MergeForm,
     NotSatisfiedForm,
     RejectForm,
     ReopenClosedForm,
@@ -190,8 +193,23 @@ def officer_choices(case: Case) -> list[SelectChoice]:
     ]
 
 
-def render_case(case: Case, forms: dict[str, DecisionForm] | None = None, status: int = 200) -> Any:
+def render_case(
+    case: Case,
+    forms: dict[str, DecisionForm] | None = None,
+    status: int = 200,
+    merge_form: MergeForm | None = None,
+) -> Any:
     db = get_session()
+    now = datetime.now(UTC)
+    merger = may_act(current_user, case, Action.merge)
+    is_open = State(case.state) in WAITING_ON
+    if merger and is_open and merge_form is None:
+        merge_form = MergeForm(prefix="merge", version=case.decisions)
+    merged_here = merged_into_this(db, case)
+    events = sorted(
+        [*case.events, *(e for other in merged_here for e in other.events)],
+        key=lambda e: (e.created_at, e.id),
+    )
     deliveries = db.scalars(select(Delivery).where(Delivery.case_id == case.id).order_by(Delivery.id)).all()
     to_caller = db.scalars(
         select(CallerMessage).where(CallerMessage.case_id == case.id).order_by(CallerMessage.id)
@@ -207,11 +225,32 @@ def render_case(case: Case, forms: dict[str, DecisionForm] | None = None, status
             verdict=caller_verdict(case),
             tries=unanswered_tries(db, case) if case.state == State.callback else 0,
             retry_form=EmptyForm(),
+            events=events,
+            merged_here={other.id: other for other in merged_here},
+            merge_form=merge_form if merger and is_open else None,
+            similar=[f.case for f in similar_open(db, case, now)] if merger and is_open else [],
+            merged=merge_event(db, case),
+            unmerge_form=DecisionForm(prefix="unmerge", version=case.decisions)
+            if merger and undoable(db, case, now)
+            else None,
             # What the engine gave up on: the DM, the Collector and the admin must see it.
             stuck=parked(db, case.id) if current_user.role in (Role.dm, Role.collector, Role.admin) else [],
         ),
         status,
     )
+
+
+def similar_open(db: Any, case: Case, now: datetime) -> list[Any]:
+    """The other open cases that look like this one's problem: where it might be merged."""
+    found = likely_same(
+        db,
+        now,
+        village_id=case.village_id,
+        category_id=case.category_id,
+        phone=case.phone,
+        text=case.description,
+    )
+    return [f for f in found if f.case.id != case.id]
 
 
 def caller_verdict(case: Case) -> CaseEvent | None:
@@ -241,6 +280,8 @@ def act(number: str, action: str) -> Any:
     try:
         chosen = Action(action)
     except ValueError:
+        abort(404)
+    if chosen not in DECISION_FORMS:  # a merge has its own form (webapp/merging.py)
         abort(404)
     case = get_case(number)
     form = form_class(case, chosen)(prefix=chosen.value)

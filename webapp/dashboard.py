@@ -55,6 +55,7 @@ AGE_LABELS = {
 DAY_STATES = (
     State.closed,
     State.rejected,
+    State.merged,
     State.resolved,
     State.callback,
     State.assigned,
@@ -161,6 +162,7 @@ def headline(stats: WindowStats) -> list[Figure]:
         Figure(_("Complaints opened"), number(t.opened), case_list(**cohort)),
         Figure(_("Closed"), number(t.by_state[State.closed]), case_list(state="closed", **cohort)),
         Figure(_("Rejected"), number(t.by_state[State.rejected]), case_list(state="rejected", **cohort)),
+        Figure(_("Merged"), number(t.by_state[State.merged]), case_list(state="merged", **cohort)),
         Figure(_("Overdue now"), number(t.overdue), case_list(overdue=1, **cohort)),
         Figure(_("Resolved within the limit"), share(t.within_share), case_list(**cohort)),
         Figure(_("Median time to resolve"), duration(t.median), case_list(**cohort)),

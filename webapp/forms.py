@@ -231,6 +231,12 @@ class CloseUnverifiedForm(DecisionForm):
     )
 
 
+class MergeForm(DecisionForm):
+    """The DM's or the Collector's merge of this case into the open case that carries the same problem."""
+
+    into = StringField(_l("Merge into case number"), validators=[DataRequired(), Length(max=32)])
+
+
 class AdmissionForm(DecisionForm):
     """The officer's resolution of an emergency: where the patient was admitted."""
 

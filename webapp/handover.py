@@ -32,9 +32,7 @@ DESK = (Role.operator, Role.admin)  # who leaves notes and takes a shift over
 
 
 class NoteForm(FlaskForm):
-    text = TextAreaField(
-        _l("A note for the next shift"), validators=[DataRequired(), Length(max=1000)]
-    )
+    text = TextAreaField(_l("A note for the next shift"), validators=[DataRequired(), Length(max=1000)])
 
 
 def _labels() -> dict[str, Any]:

@@ -21,6 +21,7 @@ STATE_LABELS = {
     "resolved": _l("Waiting for the Collector"),
     "closed": _l("Closed"),
     "rejected": _l("Rejected"),
+    "merged": _l("Merged into another case"),
 }
 
 EVENT_LABELS = {
@@ -38,6 +39,10 @@ EVENT_LABELS = {
     "escalation": _l("Time limit escalation"),
     "reopen_closed": _l("Reopened on the caller's new complaint"),
     "caller_added": _l("Another caller about the same problem"),
+    "merge": _l("Merged into another case about the same problem"),
+    "unmerge": _l("Merge undone: its own case again"),
+    "merged_in": _l("A case about the same problem merged into this one"),
+    "merge_undone": _l("A merged case taken out again"),
 }
 
 AUDIENCE_LABELS = {
@@ -58,6 +63,8 @@ ACTION_LABELS = {
     "confirm": _l("Confirm closure"),
     "reopen": _l("Reopen"),
     "reopen_closed": _l("Reopen on the caller's complaint"),
+    "merge": _l("Merge into that case"),
+    "unmerge": _l("Undo the merge"),
 }
 
 ROLE_LABELS = {
@@ -74,7 +81,11 @@ PRIORITY_LABELS = {"normal": _l("Normal"), "urgent": _l("Urgent")}
 CHANNEL_LABELS = {"phone": _l("by phone"), "api": _l("through the Open311 API")}
 
 # A final case waits on nobody: its list row says when it ended instead.
-ENDED_LABELS = {"closed": _l("closed %(when)s"), "rejected": _l("rejected %(when)s")}
+ENDED_LABELS = {
+    "closed": _l("closed %(when)s"),
+    "rejected": _l("rejected %(when)s"),
+    "merged": _l("merged %(when)s"),
+}
 
 DELIVERY_LABELS = {
     "pending": _l("Pending"),

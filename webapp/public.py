@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, render_template
+from flask import Blueprint, Response, abort, current_app, g, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from models.cases.public import number_from_token, public_status
+from models.cases.public import number_from_token, public_status, status_token
 from models.cases.tables import Case
 from webapp import throttle
 from webapp.db import get_session
@@ -33,7 +33,18 @@ STEP_LABELS = {
     "more_work": _l("Sent back to the department for more work"),
     "closed": _l("Closed"),
     "not_taken_up": _l("Not taken up as a complaint"),
+    "merged": _l("Handled together with another complaint about the same problem"),
+    "handled_alone": _l("Handled on its own again"),
 }
+
+
+@bp.app_context_processor
+def status_links() -> dict[str, Any]:
+    def status_url(number: str) -> str:
+        """The signed status page of another case (a merged case's survivor)."""
+        return url_for("public.status_link", token=status_token(number, current_app.config["SECRET_KEY"]))
+
+    return {"status_url": status_url}
 
 
 @bp.route("/status", methods=["GET", "POST"])

@@ -157,3 +157,11 @@ def told_of(session: Session, case: Case, event: CaseEvent) -> list[tuple[str, s
     told = [(case.phone, case.language)]
     told += [(c.phone, c.language) for c in attached if c.phone != case.phone]
     return told
+
+
+def callers_of(session: Session, case: Case) -> list[tuple[str, str, str]]:
+    """(phone, name, language) of the case's own caller and of each caller attached to it, once each."""
+    found = {case.phone: (case.phone, case.caller_name, case.language)}
+    for c in session.scalars(select(CaseCaller).where(CaseCaller.case_id == case.id).order_by(CaseCaller.id)):
+        found.setdefault(c.phone, (c.phone, c.caller_name, c.language))
+    return list(found.values())

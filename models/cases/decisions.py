@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.cases.callback import tries_used_up, tries_used_up_clause
-from models.cases.lifecycle import WAITING_ON, Action, State, apply, role_for
+from models.cases.lifecycle import FINAL, MERGE_ROLES, WAITING_ON, Action, State, apply, role_for
 from models.cases.sla import resolution_deadline, step_deadline
 from models.cases.tables import Case, CaseEvent, Channel, Priority
 from models.db import insert_unless_exists
@@ -129,6 +129,8 @@ RATINGS = range(1, 6)
 
 def may_act(user: User, case: Case, action: Action) -> bool:
     """Whether user may take action on case (role, and for officers, their own case)."""
+    if action in (Action.merge, Action.unmerge):
+        return user.role in MERGE_ROLES
     if user.role != role_for(action):
         return False
     if user.role == Role.officer:
@@ -287,9 +289,9 @@ def _milestones(case: Case, target: State, now: datetime) -> dict[str, datetime 
     }
     if target == State.callback and case.resolved_at is None:  # the officer's first resolution
         facts["resolved_at"] = now
-    if target in (State.closed, State.rejected):
+    if target in FINAL:  # closed, rejected or merged: ended
         facts["closed_at"] = now
-    if case.state in (State.closed, State.rejected):  # reopened: open again
+    if case.state in FINAL:  # reopened: open again
         facts["closed_at"] = None
     return facts
 

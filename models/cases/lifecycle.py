@@ -13,6 +13,7 @@ class State(StrEnum):
     resolved = "resolved"  # the caller confirmed; waits on the Collector
     closed = "closed"  # Collector confirmed
     rejected = "rejected"  # DM rejected it (not a grievance, duplicate, ...)
+    merged = "merged"  # the DM or the Collector merged it into another case, which carries the problem
 
 
 class Action(StrEnum):
@@ -27,6 +28,8 @@ class Action(StrEnum):
     confirm = "confirm"
     reopen = "reopen"
     reopen_closed = "reopen_closed"  # an operator, on the caller's new complaint about a closed case
+    merge = "merge"  # the DM or the Collector: the same problem as another open case (MERGE)
+    unmerge = "unmerge"  # the merge undone within its shift: back to the step it had reached
 
 
 class Step(StrEnum):
@@ -73,7 +76,12 @@ WAITING_ON: dict[State, Step] = {
 }
 
 # A case's flow run ends in these; a closed case may be reopened, by a new run.
-FINAL = frozenset({State.closed, State.rejected})
+FINAL = frozenset({State.closed, State.rejected, State.merged})
+
+# Any open case, whatever step it waits on, may be merged into another open case by these roles:
+# its run ends, merged. Undone within the shift (models/cases/merging.py), a new run carries it on
+# from the step it had reached. Neither is in TRANSITIONS: they answer every step.
+MERGE_ROLES = frozenset({"dm", "collector"})
 
 
 class InvalidTransition(ValueError):
@@ -86,7 +94,15 @@ class InvalidTransition(ValueError):
 
 
 def apply(state: State, action: Action) -> State:
-    """Return the state after action, or raise InvalidTransition."""
+    """Return the state after action, or raise InvalidTransition.
+
+    An unmerge is refused here whatever the state: its target is the state the case had before its
+    merge, which only its history knows (models/cases/merging.unmerge).
+    """
+    if Action(action) in (Action.merge, Action.unmerge):
+        if Action(action) == Action.unmerge or State(state) not in WAITING_ON:
+            raise InvalidTransition(Action(action), State(state))
+        return State.merged
     transition = TRANSITIONS[Action(action)]
     if State(state) != transition.source:
         raise InvalidTransition(Action(action), State(state))
@@ -99,9 +115,12 @@ def allowed_actions(state: State) -> list[Action]:
 
 
 def role_for(action: Action) -> str:
+    """The role that takes action (a merge or its undoing: any of MERGE_ROLES)."""
     return TRANSITIONS[Action(action)].role
 
 
-def step_for(action: Action) -> Step:
-    """The step an action answers (the step its source state waits on)."""
+def step_for(action: Action) -> Step | None:
+    """The step an action answers (the step its source state waits on); None: any step (a merge)."""
+    if Action(action) in (Action.merge, Action.unmerge):
+        return None
     return WAITING_ON[TRANSITIONS[Action(action)].source]

@@ -30,6 +30,8 @@ PUBLIC_STEPS = {
     "confirm": "closed",
     "close_unverified": "closed_unverified",
     "reject": "not_taken_up",
+    "merge": "merged",
+    "unmerge": "handled_alone",
 }
 
 # What the caller waits for next, by the case's state.
@@ -56,6 +58,7 @@ class PublicStatus:
     steps: list[PublicStep]
     next_step: str | None  # None once final
     expected_by: datetime | None  # the case's time limit for resolution, while open
+    merged_into: str | None = None  # the number of the case that carries the problem, while merged
 
 
 def public_status(case: Case) -> PublicStatus:
@@ -70,6 +73,7 @@ def public_status(case: Case) -> PublicStatus:
         steps=steps,
         next_step=next_step,
         expected_by=case.resolve_by if next_step in ("with_department", "action_taken") else None,
+        merged_into=case.merged_into.number if case.merged_into is not None else None,
     )
 
 

@@ -69,11 +69,14 @@ class Case(Base):
     )
     # The language the caller's text messages are written in ("hi" or "en").
     language: Mapped[str] = mapped_column(String(8), default="hi", server_default="hi")
+    # The case this one was merged into (models/cases/merging.py), while it stays merged.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
 
     village: Mapped[Village] = relationship()
     category: Mapped[Category] = relationship()
     officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    merged_into: Mapped[Case | None] = relationship(remote_side=[id], foreign_keys=[merged_into_id])
     events: Mapped[list[CaseEvent]] = relationship(
         order_by="CaseEvent.id", back_populates="case", viewonly=True
     )

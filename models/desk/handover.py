@@ -46,6 +46,7 @@ class Figures:
     calls: dict[str, int] = field(default_factory=dict)  # by kind, in the shift
     opened: int = 0  # complaints opened in the shift
     closed: int = 0  # closed or rejected in the shift
+    merged: int = 0  # merged into another case in the shift (apart from the closures)
     pending: dict[str, int] = field(default_factory=dict)  # open cases by the step they wait on, at the end
     oldest: dict[str, Listed] = field(default_factory=dict)  # the oldest case waiting at each step
     overdue: list[Listed] = field(default_factory=list)  # past their step's limit at the end
@@ -84,9 +85,13 @@ def figures(session: Session, shift: Shift, now: datetime) -> Figures:
     opened = session.scalar(
         select(func.count()).select_from(Case).where(Case.created_at >= start, Case.created_at < end)
     )
-    closed = session.scalar(
-        select(func.count()).select_from(Case).where(Case.closed_at >= start, Case.closed_at < end)
-    )
+    ended: dict[bool, int] = {False: 0, True: 0}  # merged or not
+    for state, count in session.execute(
+        select(Case.state, func.count())
+        .where(Case.closed_at >= start, Case.closed_at < end)
+        .group_by(Case.state)
+    ):
+        ended[state == State.merged] += count
     # Open at the end: waiting now and opened before it (a handover is prepared just after its end).
     waiting = Case.state.in_([s.value for s in WAITING_ON]) & (Case.created_at < end)
     open_cases = select(Case).where(waiting)
@@ -124,7 +129,8 @@ def figures(session: Session, shift: Shift, now: datetime) -> Figures:
     return Figures(
         calls={str(kind): int(count) for kind, count in calls.items()},
         opened=opened or 0,
-        closed=closed or 0,
+        closed=ended[False],
+        merged=ended[True],
         pending={WAITING_ON[State(state)].value: int(count) for state, count in pending.items()},
         oldest=oldest,
         overdue=overdue,

@@ -46,6 +46,7 @@ class DailyReport:
     opened: int
     closed: int  # closure confirmed by the Collector
     rejected: int
+    merged: int  # merged into another case about the same problem: counted apart, not as closures
     pending: dict[Step, int]
     overdue: list[Pending]  # longest overdue first
     categories: list[CategoryLine]
@@ -71,14 +72,14 @@ def daily_report(session: Session, day: date, now: datetime) -> DailyReport:
         )
     )
     closed: Counter[int] = Counter()
-    rejected = 0
+    ended: Counter[str] = Counter()
     for category_id, state, count in session.execute(
         select(Case.category_id, Case.state, func.count())
         .where(Case.closed_at >= start, Case.closed_at < at)
         .group_by(Case.category_id, Case.state)
     ):
-        if state == State.rejected:
-            rejected += count
+        if state in (State.rejected, State.merged):
+            ended[state] += count
         else:
             closed[category_id] += count
     waiting = pending_at(session, at)
@@ -98,7 +99,8 @@ def daily_report(session: Session, day: date, now: datetime) -> DailyReport:
         at=at,
         opened=sum(opened.values()),
         closed=sum(closed.values()),
-        rejected=rejected,
+        rejected=ended[State.rejected],
+        merged=ended[State.merged],
         pending={step: sum(1 for p in waiting if p.step == step) for step in Step},
         overdue=sorted((p for p in waiting if p.overdue), key=lambda p: (p.due, p.case.id)),
         categories=[line for line in lines if line.opened or line.closed or line.pending],
