@@ -1,4 +1,4 @@
-"""The shift handover, prepared at each shift's end (prefect.yaml: a minute after each shift starts)."""
+"""The shift handover, prepared at each shift's end (prefect.yaml: hourly, a minute past the hour)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ from models.desk.handover import prepare, previous_shift
 def shift_handover(now: datetime | None = None) -> int:
     """Freeze the figures of the shift that just ended into its handover (once, however many runs).
 
+    Hourly, so shift starts on any whole hours (SHIFT_STARTS) are served: the run after a start makes
+    the handover of the shift it ended, the others find it made.
+
     The page prepares it too when someone opens it first; either way there is one row per shift.
     Returns the handover's id.
     """
     moment = now or datetime.now(UTC)
-    with get_sessionmaker(Settings.from_env().database_url).begin() as session:
-        handover = prepare(session, previous_shift(moment), moment)
+    settings = Settings.from_env()
+    with get_sessionmaker(settings.database_url).begin() as session:
+        handover = prepare(session, previous_shift(moment, settings.shifts), moment)
         print(f"the handover of the shift from {handover.shift_start}: {handover.id}")  # log_prints
         return handover.id

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
+
+from models.desk.shifts import parse_starts
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("CONTROL_ROOM_INSTANCE", ROOT / "instance"))
@@ -88,6 +91,9 @@ class Settings:
     # Where those counters live, shared by every web process: this database when empty, or a
     # Redis URL (redis://host:6379/0) when several machines serve the app.
     rate_limit_storage: str = ""
+    # When the control room's shifts start, India time, whole hours: each shift's end makes its
+    # handover (flows/handover.py runs hourly), and a merge may be undone until its shift ends.
+    shift_starts: str = "00:00,08:00,16:00"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -122,6 +128,7 @@ class Settings:
             status_limit=env("STATUS_LIMIT", defaults.status_limit),
             open311_post_limit=env("OPEN311_POST_LIMIT", defaults.open311_post_limit),
             rate_limit_storage=env("RATE_LIMIT_STORAGE", defaults.rate_limit_storage),
+            shift_starts=env("SHIFT_STARTS", defaults.shift_starts),
         )
         settings.check()
         return settings
@@ -145,6 +152,15 @@ class Settings:
             raise ImproperlyConfigured("PREFECT_READ_TIMEOUT must be more than 0 and at most 60 seconds")
         if not self.district_prefix.isalnum():
             raise ImproperlyConfigured("DISTRICT_PREFIX must be letters and digits")
+        try:
+            parse_starts(self.shift_starts)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"SHIFT_STARTS: {exc} (e.g. 00:00,08:00,16:00)") from exc
+
+    @property
+    def shifts(self) -> tuple[time, ...]:
+        """The shift starts, India time, in order."""
+        return parse_starts(self.shift_starts)
 
     def district_for(self, language: str) -> str:
         """The district's name in language: its Hindi name for Hindi (the English one if that is empty)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from models.cases.lifecycle import Action
 from models.cases.merging import merge
-from models.config import Settings
+from models.config import ImproperlyConfigured, Settings
 from models.demo import seed_patients
 from models.desk.handover import Figures, acknowledge, add_note, figures, prepare, previous_shift
 from models.desk.shifts import current_shift
@@ -139,18 +139,25 @@ def test_it_lets_the_collector_read_but_not_take_over(
     assert client.get("/handover/999999").status_code == 404
 
 
-def test_it_is_scheduled_a_minute_after_each_shift_starts() -> None:
+def test_it_is_scheduled_a_minute_past_every_hour_so_any_shift_starts_are_served() -> None:
     import yaml
-
-    from models.desk.shifts import SHIFT_STARTS
 
     config = yaml.safe_load((Path(__file__).resolve().parent.parent / "prefect.yaml").read_text())
     (deployment,) = [d for d in config["deployments"] if d["name"] == "shift-handover"]
     ((schedule,),) = [deployment["schedules"]]
-    assert schedule["timezone"] == "Asia/Kolkata"
-    minute, hours = schedule["cron"].split()[:2]
-    assert minute == "1" and sorted(int(h) for h in hours.split(",")) == sorted(t.hour for t in SHIFT_STARTS)
-    assert all(t.minute == 0 for t in SHIFT_STARTS)
+    assert schedule["timezone"] == "Asia/Kolkata" and schedule["cron"] == "1 * * * *"
+
+
+def test_shifts_are_a_setting(session: Session) -> None:
+    assert Settings().shifts == (time(0), time(8), time(16))
+    district = Settings(shift_starts="22:00, 6:00,14")
+    assert district.shifts == (time(6), time(14), time(22))
+    assert previous_shift(MORNING, district.shifts) == current_shift(
+        NIGHT_START - timedelta(hours=1), district.shifts
+    )  # 22:00 to 06:00 India time
+    for wrong in ("08:30", "25:00", "8,8", "", "noon"):
+        with pytest.raises(ImproperlyConfigured):
+            Settings(shift_starts=wrong).check()
 
 
 def test_its_flow_prepares_the_handover_once(

@@ -91,7 +91,7 @@ def _show(data: Board, refresh_url: str) -> str:
 @roles_required(*VIEWERS)
 def index() -> str:
     """The wall board, for a signed-in viewer in their language."""
-    data = board(get_session(), datetime.now(UTC))
+    data = board(get_session(), datetime.now(UTC), current_app.config["SETTINGS"].shifts)
     return _show(data, url_for("board.index"))
 
 
@@ -104,7 +104,7 @@ def shared(token: str) -> str:
     if link is None:
         abort(404)
     db.commit()  # its last use
-    data = board(db, now)
+    data = board(db, now, current_app.config["SETTINGS"].shifts)
     if not link.language:  # the screen browser's
         return _show(data, url_for("board.shared", token=token))
     with force_locale(link.language):

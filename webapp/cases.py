@@ -231,7 +231,7 @@ def render_case(
             similar=[f.case for f in similar_open(db, case, now)] if merger and is_open else [],
             merged=merge_event(db, case),
             unmerge_form=DecisionForm(prefix="unmerge", version=case.decisions)
-            if merger and undoable(db, case, now)
+            if merger and undoable(db, case, now, current_app.config["SETTINGS"].shifts)
             else None,
             # What the engine gave up on: the DM, the Collector and the admin must see it.
             stuck=parked(db, case.id) if current_user.role in (Role.dm, Role.collector, Role.admin) else [],

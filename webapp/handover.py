@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -56,8 +56,9 @@ def index() -> Any:
         db.commit()
         flash(_("Note saved for the next shift."), "success")
         return redirect(url_for("handover.index"))
-    shift = current_shift(now)
-    ended = prepare(db, previous_shift(now), now)  # made once, as it stood at the shift's end
+    starts = current_app.config["SETTINGS"].shifts
+    shift = current_shift(now, starts)
+    ended = prepare(db, previous_shift(now, starts), now)  # made once, as it stood at the shift's end
     db.commit()
     return render_template(
         "handover/index.html",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, flash, redirect, url_for
+from flask import Blueprint, current_app, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -83,7 +83,14 @@ def unmerge_case(number: str) -> Any:
         return render_case(case, status=400)
     db = get_session()
     try:
-        unmerge(db, case, current_user, version=form.version.data, now=datetime.now(UTC))
+        unmerge(
+            db,
+            case,
+            current_user,
+            version=form.version.data,
+            now=datetime.now(UTC),
+            starts=current_app.config["SETTINGS"].shifts,
+        )
     except NotAllowed:
         db.rollback()
         flash(_("This merge was made in an earlier shift and can no longer be undone."), "error")

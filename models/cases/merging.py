@@ -11,7 +11,7 @@ reached. Nothing is told twice: each event's messages are planned once per recip
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from models.cases.decisions import NotAllowed, StaleDecision, may_act, move
 from models.cases.lifecycle import WAITING_ON, Action, InvalidTransition, State
 from models.cases.sla import step_deadline
 from models.cases.tables import Case, CaseCaller, CaseEvent, Priority
-from models.desk.shifts import current_shift
+from models.desk.shifts import SHIFT_STARTS, current_shift
 from models.outbox import Outbox
 from models.reference.tables import User
 from models.times import aware
@@ -105,13 +105,21 @@ def merge_event(session: Session, case: Case) -> CaseEvent | None:
     )
 
 
-def undoable(session: Session, case: Case, now: datetime) -> bool:
+def undoable(session: Session, case: Case, now: datetime, starts: tuple[time, ...] = SHIFT_STARTS) -> bool:
     """Whether the merge of `case` may still be undone: it is merged, in the shift it was merged in."""
     event = merge_event(session, case)
-    return event is not None and aware(event.created_at) >= current_shift(now).start
+    return event is not None and aware(event.created_at) >= current_shift(now, starts).start
 
 
-def unmerge(session: Session, case: Case, by: User, *, version: int, now: datetime) -> CaseEvent:
+def unmerge(
+    session: Session,
+    case: Case,
+    by: User,
+    *,
+    version: int,
+    now: datetime,
+    starts: tuple[time, ...] = SHIFT_STARTS,
+) -> CaseEvent:
     """Undo the merge of `case`: back to the step it had reached, with a new run; the survivor loses
     the callers the merge gave it. Never commits.
 
@@ -123,7 +131,7 @@ def unmerge(session: Session, case: Case, by: User, *, version: int, now: dateti
     merged = merge_event(session, case)
     if merged is None:
         raise InvalidTransition(Action.unmerge, State(case.state))
-    if aware(merged.created_at) < current_shift(now).start:
+    if aware(merged.created_at) < current_shift(now, starts).start:
         raise NotAllowed(f"{case.number} was merged in an earlier shift: it can no longer be undone")
     back = State(merged.from_state)
     into = session.get_one(Case, case.merged_into_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from models.cases.lifecycle import WAITING_ON, State
 from models.cases.tables import Case
 from models.db import insert_unless_exists
-from models.desk.shifts import Shift, current_shift
+from models.desk.shifts import SHIFT_STARTS, Shift, current_shift
 from models.desk.tables import Call, Handover, HandoverNote
 from models.homecare.tables import FollowUp, FollowUpStatus
 from models.messages import Delivery, DeliveryStatus
@@ -143,10 +143,9 @@ def figures(session: Session, shift: Shift, now: datetime) -> Figures:
     )
 
 
-def previous_shift(now: datetime) -> Shift:
+def previous_shift(now: datetime, starts: tuple[time, ...] = SHIFT_STARTS) -> Shift:
     """The shift that ended last before `now`."""
-    current = current_shift(now)
-    return current_shift(current.start - (current.end - current.start) / 16)
+    return current_shift(current_shift(now, starts).start - timedelta(seconds=1), starts)
 
 
 def prepare(session: Session, shift: Shift, now: datetime) -> Handover:

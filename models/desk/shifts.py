@@ -7,8 +7,24 @@ from datetime import UTC, datetime, time, timedelta
 
 from models.times import INDIA, aware
 
-# When each shift starts, India time, in order. A later change makes them data (a district's own).
+# When each shift starts, India time, in order: the default of the SHIFT_STARTS setting (a district's own).
 SHIFT_STARTS: tuple[time, ...] = (time(0), time(8), time(16))
+
+
+def parse_starts(text: str) -> tuple[time, ...]:
+    """Shift starts written "06:00,14:00,22:00": whole hours, India time, at least one.
+
+    :raise ValueError: a start is not a whole hour, or one is given twice.
+    """
+    starts = []
+    for part in text.split(","):
+        hours, _, minutes = part.strip().partition(":")
+        if not (hours.isdigit() and minutes in ("00", "") and 0 <= int(hours) <= 23):
+            raise ValueError(f"{part.strip()!r} is not a whole hour such as 08:00")
+        starts.append(time(int(hours)))
+    if len(set(starts)) != len(starts):
+        raise ValueError("a shift start is given twice")
+    return tuple(sorted(starts))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ categories, places and counts, since the board hangs where anyone in the room re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session, joinedload
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from models.cases.lifecycle import WAITING_ON, State, Step
 from models.cases.listing import OPEN_STATES, overdue_clause
 from models.cases.tables import Case
-from models.desk.shifts import Shift, current_hour, current_shift
+from models.desk.shifts import SHIFT_STARTS, Shift, current_hour, current_shift
 from models.desk.tables import Call
 from models.homecare.followups import due_now
 from models.homecare.tables import FollowUp
@@ -133,7 +133,7 @@ def calls_since(session: Session, hour: datetime, shift: Shift, now: datetime) -
     return int(row[0] or 0), int(row[1] or 0)
 
 
-def board(session: Session, now: datetime) -> Board:
+def board(session: Session, now: datetime, starts: tuple[time, ...] = SHIFT_STARTS) -> Board:
     """Everything the wall board shows at now."""
     now = aware(now)
     late_rows = _cases(session, overdue_clause(now), order=Case.due_at, limit=LATE_SHOWN)
@@ -141,7 +141,7 @@ def board(session: Session, now: datetime) -> Board:
     emergency = (Case.emergency.is_(True), Case.state.in_(OPEN_STATES))
     emergency_rows = _cases(session, *emergency, order=Case.created_at, limit=EMERGENCIES_SHOWN)
     emergencies = session.scalar(select(func.count()).select_from(Case).where(*emergency)) or 0
-    hour, shift = current_hour(now), current_shift(now)
+    hour, shift = current_hour(now), current_shift(now, starts)
     calls_hour, calls_shift = calls_since(session, hour, shift, now)
     due_count, due_first = session.execute(
         select(func.count(), func.min(FollowUp.due_at)).join(FollowUp.patient).where(*due_now(now))
