@@ -22,12 +22,21 @@ REVIVE_LIMIT = 5  # revivals in a row: a run that crashes this often has a fault
 # A worker marks a run Pending as it takes it and the run's process marks it Running: a run Pending
 # this long lost its worker in between (killed, its machine gone), which no heartbeat will show.
 STUCK_PENDING = timedelta(minutes=2)
+# A run Running this long lost its process too, if the zombie automation (flows/automations.py) missed
+# it: one execution of the complaint flow replays its steps and runs one or two (a step's retries take
+# about a minute), then suspends or ends. Reviving a run that was only slow is safe: its steps skip
+# what they finished and claim each message before sending it.
+STUCK_RUNNING = timedelta(minutes=6)
 
 
-def stuck_pending(state: Any) -> bool:
+def stuck(state: Any, now: datetime | None = None) -> bool:
+    """Whether a run in `state` has lost its process: Pending or Running far too long."""
     from prefect.client.schemas.objects import StateType
 
-    return bool(state.type == StateType.PENDING and datetime.now(UTC) - state.timestamp > STUCK_PENDING)
+    age = (now or datetime.now(UTC)) - state.timestamp
+    if state.type == StateType.PENDING:
+        return bool(age > STUCK_PENDING)
+    return bool(state.type == StateType.RUNNING and age > STUCK_RUNNING)
 
 
 class NotReady(Exception):
@@ -126,7 +135,7 @@ def resume(flow_run_id: str | None, row: Outbox) -> str:
         # or crashed while it waited has "seen" the key this decision was never delivered to.
         if kind in (StateType.CANCELLED, StateType.CANCELLING):
             raise NeverContinues(f"the run was cancelled in Prefect ({state.name if state else ''})")
-        if kind in (StateType.CRASHED, StateType.FAILED) or (state is not None and stuck_pending(state)):
+        if kind in (StateType.CRASHED, StateType.FAILED) or (state is not None and stuck(state)):
             raise NotReady(f"run was {state.name if state else ''}; {revive(client, run.id)}")
         if row.pause_key in seen:
             return "already resumed"  # a reply lost after an earlier resume; the run went on
@@ -172,7 +181,8 @@ def revive(client: Any, run_id: Any, force: bool = False) -> str:
 
 
 def crashed_runs(settings: Settings, limit: int = 200) -> list[str]:
-    """Ids of the complaint flow's runs Prefect holds as crashed, or Pending since their worker died."""
+    """Ids of the complaint flow's runs Prefect holds as crashed, or Pending or Running since their
+    process died (stuck)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowFilter,
@@ -189,7 +199,9 @@ def crashed_runs(settings: Settings, limit: int = 200) -> list[str]:
             flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(
-                    type=FlowRunFilterStateType(any_=[StateType.CRASHED, StateType.PENDING])
+                    type=FlowRunFilterStateType(
+                        any_=[StateType.CRASHED, StateType.PENDING, StateType.RUNNING]
+                    )
                 )
             ),
             limit=limit,
@@ -197,7 +209,7 @@ def crashed_runs(settings: Settings, limit: int = 200) -> list[str]:
     return [
         str(run.id)
         for run in runs
-        if run.state is not None and (run.state.type == StateType.CRASHED or stuck_pending(run.state))
+        if run.state is not None and (run.state.type == StateType.CRASHED or stuck(run.state))
     ]
 
 

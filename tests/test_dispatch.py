@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -186,3 +187,20 @@ def test_it_lets_one_process_hold_a_duty(session: Session, district: dict[str, U
     assert take_lease(session, "crash-watch", "a", NOW + timedelta(seconds=10), timedelta(seconds=30))
     session.commit()
     assert take_lease(session, "crash-watch", "b", NOW + timedelta(seconds=41), timedelta(seconds=30))
+
+
+def test_it_knows_a_run_whose_process_died() -> None:
+    from prefect.states import Pending, Running, Scheduled
+
+    from dispatch.engine import STUCK_PENDING, STUCK_RUNNING, stuck
+
+    def aged(state: Any, age: timedelta) -> Any:
+        state.timestamp = NOW - age
+        return state
+
+    assert not stuck(aged(Pending(), STUCK_PENDING - timedelta(seconds=1)), NOW)
+    assert stuck(aged(Pending(), STUCK_PENDING + timedelta(seconds=1)), NOW)
+    # Running: a step with its retries takes about a minute; minutes more and its process is gone.
+    assert not stuck(aged(Running(), timedelta(minutes=2)), NOW)
+    assert stuck(aged(Running(), STUCK_RUNNING + timedelta(seconds=1)), NOW)
+    assert not stuck(aged(Scheduled(), timedelta(hours=1)), NOW)  # waits for a worker: not lost

@@ -90,14 +90,24 @@ def stuck(factory: Any, stack: Stack, fresh: list[str], doomed: list[str], prefe
         short = session.execute(
             select(Case.number, Case.state, Case.flow_run_id).where(Case.number.in_(fresh))
         ).all()
+        unsent = session.execute(
+            select(Case.number, Delivery.event_id, Delivery.status, Delivery.attempts, Delivery.last_error)
+            .join(Case, Case.id == Delivery.case_id)
+            .where(Case.number.in_(fresh), Delivery.status != "sent")
+        ).all()
+
+    def run_of(run_id: str | None) -> list[tuple[str, str, str]]:
+        found = runs(prefect, [run_id]) if run_id else []
+        return [(r["state_name"], r["state"]["timestamp"], r["id"]) for r in found]
+
     for row in rows:
         if row.number in fresh or row.parked_at is None:
-            lines.append(f"undone: {tuple(row)}")
+            lines.append(f"undone: {tuple(row)} run {run_of(row.flow_run_id)}")
     for number, state, run_id in short:
         if len(mails.get(number, [])) < len(HAND_OFFS):
-            found = [(r["state_name"], r["id"]) for r in runs(prefect, [run_id])] if run_id else []
-            lines.append(f"unmailed: {number} {state} {mails.get(number)} run {found}")
-    return "\n".join(lines[:60])
+            lines.append(f"unmailed: {number} {state} {mails.get(number)} run {run_of(run_id)}")
+    lines += [f"not sent: {tuple(row)}" for row in unsent]
+    return "\n".join(lines[:80])
 
 
 @pytest.fixture
