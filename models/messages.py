@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from models.cases.tables import CaseEvent
+from models.cases.tables import Case, CaseEvent
 from models.db import Base
+from models.outbox import urgent_first
 from models.reference.tables import User
 from models.times import utcnow
 
@@ -118,19 +120,24 @@ def finish(session: Session, model: type[MessageRow], row_id: int, error: str, n
 
 
 def due_retries(session: Session, model: type[MessageRow], now: datetime, limit: int = 200) -> list[int]:
-    """Rows whose next attempt is due, the most overdue first (a row given up has none)."""
+    """Rows whose next attempt is due: an urgent case's first, then the most overdue (a row given up
+    has none)."""
     table = model.__table__  # type: ignore[attr-defined]
+    query = select(table.c.id)
+    urgency: list[Any] = []
+    if "case_id" in table.c:  # a case's message: its urgency counts
+        query = query.outerjoin(Case, Case.id == table.c.case_id)
+        urgency = [urgent_first(Case.priority)]
     return list(
         session.scalars(
-            select(table.c.id)
-            .where(
+            query.where(
                 table.c.next_attempt_at <= now,
                 or_(
                     table.c.status.in_([DeliveryStatus.pending, DeliveryStatus.failed]),
                     (table.c.status == DeliveryStatus.sending) & (table.c.claimed_until < now),
                 ),
             )
-            .order_by(table.c.next_attempt_at, table.c.id)
+            .order_by(*urgency, table.c.next_attempt_at, table.c.id)
             .limit(limit)
         )
     )

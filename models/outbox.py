@@ -12,9 +12,23 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
+from models.cases.tables import Case, Priority
 from models.db import Base
 from models.times import aware, utcnow
 
@@ -99,13 +113,25 @@ def _claimable(now: datetime) -> Any:
     )
 
 
+def urgent_first(priority: ColumnElement[str]) -> ColumnElement[int]:
+    """An order that puts an urgent case's work (and an emergency's, which is urgent) before the rest."""
+    return case((priority == Priority.urgent.value, 0), else_=1)
+
+
 def claim_due(session: Session, worker: str, now: datetime, limit: int = 20) -> list[Outbox]:
-    """Claim up to `limit` due rows for `worker`, the longest due first; the caller commits at once.
+    """Claim up to `limit` due rows for `worker`: an urgent case's (an emergency's too) first, then the
+    longest due first; the caller commits at once.
 
     PostgreSQL skips rows another dispatcher has locked; on either database the conditional
     UPDATE is what makes a row one dispatcher's: of two that read it, one gets rowcount 1.
     """
-    query = select(Outbox.id).where(_claimable(now)).order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)
+    query = (
+        select(Outbox.id)
+        .outerjoin(Case, Case.id == Outbox.case_id)
+        .where(_claimable(now))
+        .order_by(urgent_first(Case.priority), Outbox.next_attempt_at, Outbox.id)
+        .limit(limit)
+    )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Outbox)
     claimed = []
@@ -119,9 +145,8 @@ def claim_due(session: Session, worker: str, now: datetime, limit: int = 20) -> 
             claimed.append(row_id)
     if not claimed:
         return []
-    return list(
-        session.scalars(select(Outbox).where(Outbox.id.in_(claimed)).order_by(Outbox.next_attempt_at))
-    )
+    rows = {row.id: row for row in session.scalars(select(Outbox).where(Outbox.id.in_(claimed)))}
+    return [rows[i] for i in claimed]  # in the order they were chosen: the urgent first
 
 
 def _mine(row: Outbox, worker: str) -> Any:

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dispatch.loop import dispatch_once
+from models.cases.tables import Case, Priority
 from models.config import Settings
 from models.db import get_sessionmaker
 from models.outbox import (
@@ -204,3 +205,14 @@ def test_it_knows_a_run_whose_process_died() -> None:
     assert not stuck(aged(Running(), timedelta(minutes=2)), NOW)
     assert stuck(aged(Running(), STUCK_RUNNING + timedelta(seconds=1)), NOW)
     assert not stuck(aged(Scheduled(), timedelta(hours=1)), NOW)  # waits for a worker: not lost
+
+
+def test_it_hands_over_an_urgent_cases_rows_first(session: Session, cases: list[int]) -> None:
+    """An urgent case (an emergency is one) does not queue behind routine hand-offs due before it."""
+    routine = [add_row(session, cases[0], NOW - timedelta(minutes=5)), add_row(session, cases[1], NOW)]
+    session.execute(update(Case).where(Case.id == cases[2]).values(priority=Priority.urgent))
+    urgent = add_row(session, cases[2], NOW)
+    advisory = add_row(session, None, NOW - timedelta(minutes=10), kind="advisory")  # no case: routine
+    session.commit()
+    assert claimed_ids(session, "a", limit=2) == [urgent, advisory]
+    assert claimed_ids(session, "b", limit=5) == routine

@@ -197,6 +197,14 @@ def test_it_sends_the_longest_due_first_so_a_failing_row_does_not_hold_up_the_re
     session.execute(update(Delivery).where(Delivery.id == broken).values(status=DeliveryStatus.failed))
     session.commit()
     assert due_retries(session, Delivery, now, limit=3) == [first, broken, second]  # by due time, not id
+    (urgent,) = planned(env, opened(session, district, "urgent"))  # due last, of an urgent case
+    session.execute(update(Delivery).where(Delivery.id == urgent).values(next_attempt_at=now))
+    case_id = session.get_one(Delivery, urgent).case_id
+    session.execute(update(Case).where(Case.id == case_id).values(priority=Priority.urgent))
+    assert due_retries(session, Delivery, now, limit=4) == [urgent, first, broken, second]  # urgent first
+    session.execute(update(Delivery).where(Delivery.id == urgent).values(status=DeliveryStatus.sent))
+    district["dm"].notify_urls = "\n".join(f"sendcap://{c}" for c in ("broken", "first", "second"))
+    session.commit()
     sent = [send_due.fn("deliveries", now, 1) for _ in range(3)]
     # The broken row fails once and waits out its backoff; the next runs take the others.
     assert [s["sent"] for s in sent] == [1, 0, 1] and [s["failed"] for s in sent] == [0, 1, 0]
