@@ -143,7 +143,7 @@ def test_a_duplicate_merged_ends_its_run_and_every_caller_hears_once(
     wait_until(ended, 180, what="the merged case's run to end")
     assert "merge_case" in {t["name"].rsplit("-", 1)[0] for t in prefect.task_runs(merged_run)}
     # The undone one waits on the officer again, in a new run: the officer acts on it and on the survivor.
-    wait_until(lambda: len(mails_about(mail, separate)) == 3, 180, what="the officer told it is theirs again")
+    wait_until(lambda: len(mails_about(mail, separate)) == 4, 180, what="the officer told it is theirs again")
     users["cmho"].decide(survivor, "resolve", text="Cylinders refilled")
     users["cmho"].decide(separate, "resolve", text="Cylinders refilled there too")
 
