@@ -241,3 +241,16 @@ def test_merged_complaints_are_counted_apart(
     assert "Merged" in page and "state=merged" in page
     listing = client.get("/cases?state=merged").get_data(as_text=True)
     assert doomed.number in listing and survivor.number not in listing
+
+
+def test_open311_reports_a_merged_request_closed_with_the_other(
+    session: Session, district: dict[str, User], pair: tuple[Case, Case]
+) -> None:
+    from models.api.open311 import request_fields
+
+    survivor, doomed = pair
+    merge(session, doomed, survivor, district["dm"], version=doomed.decisions, now=NOW)
+    session.commit()
+    fields = request_fields(doomed)
+    assert fields["status"] == "closed" and survivor.number in fields["status_notes"]
+    assert request_fields(survivor)["status"] == "open"

@@ -25,7 +25,7 @@ from models.times import FIRST_DAY, INDIA, LAST_DAY
 MAX_RESULTS = 1000  # the spec's suggested cap on one answer, and on the ids one GET may name
 DEFAULT_WINDOW = timedelta(days=90)  # the spec's default span when no start_date is given
 W3C = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$")
-CLOSED = (State.closed, State.rejected)
+CLOSED = (State.closed, State.rejected, State.merged)
 STATUS_NOTES = {
     State.awaiting_assignment: "Received; waiting for the District Magistrate to assign an officer.",
     State.assigned: "With the officer of the department responsible.",
@@ -33,6 +33,7 @@ STATUS_NOTES = {
     State.resolved: "The officer reports it resolved and the caller confirmed; waiting for the Collector.",
     State.closed: "Resolved and confirmed by the Collector.",
     State.rejected: "Not taken up by the District Magistrate.",
+    State.merged: "The same problem as another request: handled together with request {into}.",
 }
 
 
@@ -196,7 +197,9 @@ def request_fields(case: Case) -> dict[str, Any]:
     return {
         "service_request_id": case.number,
         "status": "closed" if case.state in CLOSED else "open",
-        "status_notes": STATUS_NOTES.get(State(case.state), ""),
+        "status_notes": STATUS_NOTES.get(State(case.state), "").format(
+            into=case.merged_into.number if case.merged_into is not None else ""
+        ),
         "service_name": case.category.name,
         "service_code": case.category.code,
         "description": case.description if case.channel == Channel.api else None,
