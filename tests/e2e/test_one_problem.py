@@ -19,6 +19,7 @@ from models.db import get_sessionmaker
 from models.desk.handover import Figures
 from models.desk.shifts import current_shift
 from models.desk.tables import Handover
+from models.times import aware
 from scripts.stack import Stack
 from tests.e2e.test_browser import Person, browser  # noqa: F401 - the module's Chromium, shared
 from tests.e2e.web import PrefectApi, WebUser, mails_about, texts_about, wait_until
@@ -200,11 +201,10 @@ def test_a_duplicate_merged_ends_its_run_and_every_caller_hears_once(
     own = [to for to, subject in mails_about(mail, survivor) if f"merged into {survivor}" not in subject]
     assert own == ["dm@demo.local", officer, operator]
     with get_sessionmaker(stack.database_url)() as session:
-        states = dict(
-            session.execute(
-                select(Case.number, Case.state).where(Case.number.in_([survivor, duplicate, separate]))
-            ).tuples()
+        found = session.execute(
+            select(Case.number, Case.state).where(Case.number.in_([survivor, duplicate, separate]))
         )
+        states = {number: state for number, state in found}
     assert states == {survivor: "callback", duplicate: "merged", separate: "callback"}
 
 
@@ -233,7 +233,7 @@ def test_the_next_shift_takes_over_what_was_left_open(
     )
     assert run["state_type"] == "COMPLETED", run
     with get_sessionmaker(stack.database_url)() as session:
-        handover = session.scalars(select(Handover).where(Handover.shift_start == shift.start)).one()
+        (handover,) = [h for h in session.scalars(select(Handover)) if aware(h.shift_start) == shift.start]
         # What is open, counted here apart from the handover's own queries.
         waiting = {s.value: step.value for s, step in WAITING_ON.items()}
         rows = session.execute(select(Case.state, Case.number).order_by(Case.state_since, Case.id)).all()
