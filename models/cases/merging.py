@@ -65,17 +65,7 @@ def merge(session: Session, case: Case, into: Case, by: User, *, version: int, n
         .values(merged_into_id=into.id)
         .execution_options(synchronize_session=False)
     )
-    joined = CaseEvent(
-        case_id=into.id,
-        kind=MERGED_IN,
-        from_state=into.state,
-        to_state=into.state,
-        by_user_id=by.id,
-        text=case.number or "",
-        created_at=now,
-    )
-    session.add(joined)
-    session.flush()
+    joined = _survivors_event(session, into, MERGED_IN, case, by, now)
     # The merged case's run tells these callers the survivor's number; they hear of its later steps.
     for phone, name, language in gained:
         session.add(
@@ -90,6 +80,24 @@ def merge(session: Session, case: Case, into: Case, by: User, *, version: int, n
         )
     session.flush()
     session.refresh(case)
+    return event
+
+
+def _survivors_event(
+    session: Session, into: Case, kind: str, case: Case, by: User, now: datetime
+) -> CaseEvent:
+    """The survivor's history: `case` merged into it, or taken out again (kind), by `by`."""
+    event = CaseEvent(
+        case_id=into.id,
+        kind=kind,
+        from_state=into.state,
+        to_state=into.state,
+        by_user_id=by.id,
+        text=case.number or "",
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
     return event
 
 
@@ -169,18 +177,7 @@ def unmerge(
     )
     if joined is not None:
         session.execute(delete(CaseCaller).where(CaseCaller.event_id == joined))
-    session.add(
-        CaseEvent(
-            case_id=into.id,
-            kind=MERGE_UNDONE,
-            from_state=into.state,
-            to_state=into.state,
-            by_user_id=by.id,
-            text=case.number or "",
-            created_at=now,
-        )
-    )
-    session.flush()
+    _survivors_event(session, into, MERGE_UNDONE, case, by, now)
     # The merged run has ended: a new one rejoins the case where it stood (after the merge's row, if
     # that is still to be handed over), its first step telling whoever it waits on again.
     session.add(
