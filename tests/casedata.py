@@ -128,6 +128,14 @@ def build_world(session: Session, district: dict[str, User]) -> dict[str, str]:
     from models.times import INDIA
 
     numbers = build(session, district)
+    # A second call about f's problem, merged into it: the merged case's page and the survivor's.
+    from models.cases.merging import merge
+
+    survivor = session.scalars(select(Case).where(Case.number == numbers["f"])).one()
+    now = datetime.now(UTC)
+    twin = make_case(session, district["operator"], now, category="ambulance", phone="+919800000009")
+    merge(session, twin, survivor, district["dm"], version=twin.decisions, now=now)
+    numbers["merged"] = str(twin.number)
     event = session.scalars(select(CaseEvent).order_by(CaseEvent.id)).first()
     assert event is not None
     failed = Delivery(case_id=event.case_id, event_id=event.id, user_id=district["dm"].id, channel_key="k")
