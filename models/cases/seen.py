@@ -13,6 +13,7 @@ from models.cases.lifecycle import State
 from models.cases.tables import Case
 from models.messages import Delivery
 from models.reference.tables import Role, User
+from models.times import aware
 
 # The role a case in each open state waits on (an assigned case: its officer alone).
 WAITING_ROLE = {
@@ -58,6 +59,13 @@ def current_deliveries(session: Session, case_id: int, user_id: int) -> list[Del
             .order_by(Delivery.id)
         )
     )
+
+
+def minutes_to_seen(delivery: Delivery) -> int:
+    """Whole minutes from a delivery's sending (or its making, if unsent) to when it was seen."""
+    assert delivery.seen_at is not None
+    start = aware(delivery.sent_at or delivery.created_at)
+    return max(0, int((aware(delivery.seen_at) - start).total_seconds() // 60))
 
 
 def seen_by_waiting(session: Session, cases: Iterable[Case]) -> dict[int, datetime | None]:
