@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from models.access.act_links import Grant, Refused, make_token, read_token
 from models.cases.lifecycle import Action, State
@@ -243,3 +244,18 @@ def test_it_marks_seen_from_the_case_page_and_shows_it(
     assert 'id="seen-mine"' in page and "min after it was sent" in page and 'id="form-seen"' not in page
     queue = client.get("/queue").get_data(as_text=True)
     assert "not seen yet" not in queue and "seen " in queue
+
+
+def test_it_sets_and_clears_a_link_pin_from_the_command_line(
+    app: Flask, session: Session, district: dict[str, User]
+) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["set-link-pin", "dm"], input="12\n").exit_code != 0  # too short
+    result = runner.invoke(args=["set-link-pin", "dm"], input="4821\n")
+    assert result.exit_code == 0, result.output
+    session.expire_all()
+    stored = session.get_one(User, district["dm"].id).link_pin
+    assert stored and check_password_hash(stored, "4821")
+    assert runner.invoke(args=["set-link-pin", "dm", "--clear"]).exit_code == 0
+    session.expire_all()
+    assert session.get_one(User, district["dm"].id).link_pin is None
