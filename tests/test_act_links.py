@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -259,3 +260,21 @@ def test_it_sets_and_clears_a_link_pin_from_the_command_line(
     assert runner.invoke(args=["set-link-pin", "dm", "--clear"]).exit_code == 0
     session.expire_all()
     assert session.get_one(User, district["dm"].id).link_pin is None
+
+
+def test_it_stops_guessing_pins(settings: Settings, session: Session, district: dict[str, User]) -> None:
+    from webapp import create_app
+
+    client = create_app(replace(settings, login_limit_account="2 per 15 minutes")).test_client()
+    case = awaiting(session, district)
+    session.get_one(User, district["dm"].id).link_pin = generate_password_hash(
+        "4821", method="pbkdf2:sha256:1000"
+    )
+    session.commit()
+    url = f"/act/{token_for(district['dm'], case)}"
+    page = client.get(url).get_data(as_text=True)
+    wrong = assign_data(page, district["cmho"], **{"assign-link-pin": "1111"})
+    assert [client.post(f"{url}/assign", data=wrong).status_code for _ in range(3)] == [400, 400, 429]
+    right = assign_data(page, district["cmho"], **{"assign-link-pin": "4821"})
+    assert client.post(f"{url}/assign", data=right).status_code == 429
+    assert fresh(session, case).state == State.awaiting_assignment
