@@ -96,6 +96,7 @@ def test_it_opens_the_step_without_login_and_acts(
 
     login(client, "collector")
     assert "by link" in client.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "by link" in client.get(f"/cases/{case.number}/timeline").get_data(as_text=True)
 
 
 def test_it_takes_the_officers_step_by_the_officers_link(

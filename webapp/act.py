@@ -130,7 +130,7 @@ def show(token: str) -> Any:
 @bp.post("/act/<token>/<action>")
 @throttle.link_pins
 def take(token: str, action: str) -> Any:
-    """Take the link's step as its user. :raise 404: unknown action."""
+    """Take the link's step as its user; an action not of this step is refused like a dead link."""
     opened = open_link(token)
     if not isinstance(opened, Opened):
         return opened
@@ -150,7 +150,8 @@ def take(token: str, action: str) -> Any:
     if user.link_pin:
         pin = PinForm(prefix=f"{chosen.value}-link", meta={"csrf": False})
         pins = {
-            a: pin if a == chosen.value else PinForm(prefix=f"{a}-link", formdata=None) for a in opened.forms
+            a: pin if a == chosen.value else PinForm(prefix=f"{a}-link", formdata=None, meta={"csrf": False})
+            for a in opened.forms
         }
         if pin.validate() and not check_password_hash(user.link_pin, pin.pin.data or ""):
             pin.pin.errors.append(_("Wrong PIN."))  # type: ignore[attr-defined]
