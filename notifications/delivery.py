@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.access.act_links import act_url, make_token
 from models.cases.lifecycle import WAITING_ON, Action, State, Step
 from models.cases.tables import Case, CaseEvent
-from models.config import Settings
+from models.config import ImproperlyConfigured, Settings
 from models.homecare.wording import case_description
 from models.messages import Delivery
 from models.oversight.tables import Audience, Escalation
@@ -157,7 +157,13 @@ def _act_link(session: Session, case: Case, user: User, settings: Settings) -> s
     """
     if all(u.id != user.id for u in waiting_on(session, case)):
         return ""
-    token = make_token(user.id, case.id, case.decisions, settings.signing_secret(), datetime.now(UTC))
+    try:
+        secret = settings.signing_secret()
+    except ImproperlyConfigured:
+        # A worker without SECRET_KEY still sends the hand-off (with its case page link): the web
+        # app, which refuses to start without one, could not open a link signed here anyway.
+        return ""
+    token = make_token(user.id, case.id, case.decisions, secret, datetime.now(UTC))
     return act_url(settings.public_url, token)
 
 
