@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 
 from models.desk.shifts import parse_starts
@@ -94,6 +94,8 @@ class Settings:
     # When the control room's shifts start, India time, whole hours: each shift's end makes its
     # handover (flows/handover.py runs hourly), and a merge may be undone until its shift ends.
     shift_starts: str = "00:00,08:00,16:00"
+    # How long a one-tap link in a hand-off message opens its step (models/access/act_links.py).
+    act_link_hours: float = 72.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -129,6 +131,7 @@ class Settings:
             open311_post_limit=env("OPEN311_POST_LIMIT", defaults.open311_post_limit),
             rate_limit_storage=env("RATE_LIMIT_STORAGE", defaults.rate_limit_storage),
             shift_starts=env("SHIFT_STARTS", defaults.shift_starts),
+            act_link_hours=env_float("ACT_LINK_HOURS", defaults.act_link_hours),
         )
         settings.check()
         return settings
@@ -150,12 +153,19 @@ class Settings:
             raise ImproperlyConfigured("FOLLOW_UP_MISS_LIMIT must be at least 1")
         if not 0 < self.prefect_read_timeout <= 60:
             raise ImproperlyConfigured("PREFECT_READ_TIMEOUT must be more than 0 and at most 60 seconds")
+        if not 0 < self.act_link_hours <= 24 * 30:
+            raise ImproperlyConfigured("ACT_LINK_HOURS must be more than 0 and at most 720")
         if not self.district_prefix.isalnum():
             raise ImproperlyConfigured("DISTRICT_PREFIX must be letters and digits")
         try:
             parse_starts(self.shift_starts)
         except ValueError as exc:
             raise ImproperlyConfigured(f"SHIFT_STARTS: {exc} (e.g. 00:00,08:00,16:00)") from exc
+
+    @property
+    def act_link_age(self) -> timedelta:
+        """How long a one-tap link stays good."""
+        return timedelta(hours=self.act_link_hours)
 
     @property
     def shifts(self) -> tuple[time, ...]:

@@ -58,6 +58,8 @@ class Delivery(MessageRow, Base):
     channel_key: Mapped[str] = mapped_column(String(64))  # sha256 of the URL
     channel: Mapped[str] = mapped_column(String(500))  # the URL with secrets masked
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When its user saw it: opened its one-tap link or pressed Seen (models/cases/seen.py).
+    seen_at: Mapped[datetime | None] = mapped_column()
 
     user: Mapped[User] = relationship()
     event: Mapped[CaseEvent] = relationship()

@@ -10,9 +10,10 @@ import apprise
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.access.act_links import act_url, make_token
 from models.cases.lifecycle import WAITING_ON, Action, State, Step
 from models.cases.tables import Case, CaseEvent
-from models.config import Settings
+from models.config import ImproperlyConfigured, Settings
 from models.homecare.wording import case_description
 from models.messages import Delivery
 from models.oversight.tables import Audience, Escalation
@@ -143,8 +144,27 @@ def compose(session: Session, delivery: Delivery, settings: Settings) -> Message
         district=settings.district_for(user.language),
         description=case_description(session, case, user.language),
         escalation=_escalation_facts(event, case, user.language),
+        act_link=_act_link(session, case, user, settings),
     )
     return Message(url, title, body)
+
+
+def _act_link(session: Session, case: Case, user: User, settings: Settings) -> str:
+    """A one-tap link for the one the case waits on now, bound to its current step; "" for anyone else.
+
+    Composed late (a retry after the case moved on), the message carries the link of the step it
+    waits on now, or none: never one that takes a step already taken.
+    """
+    if all(u.id != user.id for u in waiting_on(session, case)):
+        return ""
+    try:
+        secret = settings.signing_secret()
+    except ImproperlyConfigured:
+        # A worker without SECRET_KEY still sends the hand-off (with its case page link): the web
+        # app, which refuses to start without one, could not open a link signed here anyway.
+        return ""
+    token = make_token(user.id, case.id, case.decisions, secret, datetime.now(UTC))
+    return act_url(settings.public_url, token)
 
 
 def _escalation_facts(event: CaseEvent, case: Case, language: str) -> dict[str, object] | None:

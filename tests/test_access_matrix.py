@@ -24,6 +24,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import MapAdapter, Rule
 from werkzeug.test import TestResponse
 
+from models.access.act_links import make_token
 from models.access.board_links import make_link
 from models.advisories.tables import Advisory
 from models.cases.lifecycle import Action
@@ -62,6 +63,9 @@ ACCESS: dict[str, frozenset[str]] = {
     "account.password": ANY_USER,  # one's own password
     "account.sign_out_everywhere": ADMIN,
     "account.signed_in": ADMIN,
+    "act.seen": ANY_USER,  # one's own messages about a case one may see (webapp/cases.get_case)
+    "act.show": PUBLIC,  # a one-tap link: the token is the credential (tests/test_act_links.py)
+    "act.take": PUBLIC,
     "advisories.index": REGISTER,
     "advisories.new": REGISTER,
     "advisories.view": REGISTER,
@@ -161,11 +165,15 @@ class Rows:
     board_token: str  # a live board link's token
     board_link: int  # another board link, the one the revoke POST revokes
     handover: int  # the last ended shift's handover
+    act_token: str  # a one-tap link's token: the DM's, to assign the awaiting case
 
 
 # Endpoint -> its URL arguments, for who asks.
 ARGS: dict[str, Callable[[Rows, str], dict[str, Any]]] = {
     "account.sign_out_everywhere": lambda r, who: {"user_id": r.user},  # not who asks: another user
+    "act.seen": lambda r, who: {"number": r.cases["assigned"]},
+    "act.show": lambda r, who: {"token": r.act_token},
+    "act.take": lambda r, who: {"token": r.act_token, "action": Action.assign.value},
     "advisories.view": lambda r, who: {"advisory_id": r.advisory},
     "board.revoke_link": lambda r, who: {"link_id": r.board_link},
     "handover.take_over": lambda r, who: {"handover_id": r.handover},
@@ -260,6 +268,7 @@ def make_rows(session: Session, district: dict[str, User]) -> Rows:
         board_token=board_link.token,
         board_link=to_revoke.link_id,
         handover=handover.id,
+        act_token=make_token(district["dm"].id, awaiting.id, awaiting.decisions, "test-secret", now),
     )
 
 

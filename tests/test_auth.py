@@ -14,6 +14,7 @@ from tests.conftest import csrf_token, login
 def test_it_guards_every_page(app: Flask, client: FlaskClient, district: dict[str, User]) -> None:
     public = {"/login", "/status", "/static/<path:filename>", "/language", "/healthz", "/favicon.ico"}
     public |= {"/status/<token>", "/board/<token>"}  # signed or secret links: 404 unless real
+    public |= {"/act/<token>", "/act/<token>/<action>"}  # one-tap links: a clear refusal unless real
     checked = 0
     for rule in app.url_map.iter_rules():
         # The Open311 API is public by its standard (GETs show no person; a POST needs an API key):

@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from webapp import (
         account,
+        act,
         advisories,
         auth,
         board,
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(handover.bp)
     app.register_blueprint(callers.bp)
     app.register_blueprint(merging.bp)
+    app.register_blueprint(act.bp)
     cli.register(app)
     register_errors(app)
 

@@ -87,6 +87,7 @@ AUDIT_ACTIONS = {
     "board-link-revoked": _l("Revoked a board link"),
     "api-request": _l("Filed a case through the Open311 API"),
     "api-refused": _l("Open311 API request refused"),
+    "act-link": _l("Decided through a one-tap link"),
 }
 # Actions whose target is a name or an address, not something to open again.
 NO_LINK = {"login", "login-failed", "logout", "password", "sign-out-everywhere"}

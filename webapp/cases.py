@@ -29,12 +29,13 @@ from models.cases.decisions import (
 )
 from models.cases.lifecycle import WAITING_ON, Action, InvalidTransition, State, allowed_actions
 from models.cases.merging import merge_event, merged_into_this, undoable
+from models.cases.seen import current_deliveries, minutes_to_seen, seen_by_waiting
 from models.cases.tables import Case, CaseEvent, Priority
 from models.emergency.cases import AdmissionFacts, record_admission
 from models.emergency.tables import Admission
 from models.messages import CallerMessage, Delivery, queue_again
 from models.outbox import Outbox, parked
-from models.reference.tables import Category, Role
+from models.reference.tables import Category, Role, User
 from models.reference.villages import by_block
 from webapp import history, runs
 from webapp.auth import roles_required
@@ -108,8 +109,9 @@ def index() -> Response:
 @bp.route("/queue")
 @login_required
 def queue() -> str:
-    cases = queue_for(get_session(), current_user)
-    return render_template("cases/queue.html", cases=cases)
+    db = get_session()
+    cases = queue_for(db, current_user)
+    return render_template("cases/queue.html", cases=cases, seen=seen_by_waiting(db, cases))
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
@@ -169,15 +171,15 @@ def form_class(case: Case, action: Action) -> type[DecisionForm]:
     return DECISION_FORMS[action]
 
 
-def decision_forms(case: Case) -> dict[str, DecisionForm]:
-    """The forms this user may submit on case, keyed by action."""
+def decision_forms(case: Case, user: User | None = None) -> dict[str, DecisionForm]:
+    """The forms user (by default the one signed in) may submit on case, keyed by action."""
     forms: dict[str, DecisionForm] = {}
     for action in allowed_actions(case.state):
         if action == Action.reopen_closed and not reopenable(case, datetime.now(UTC)):
             continue
         if action == Action.close_unverified and not tries_used_up(get_session(), case):
             continue
-        if may_act(current_user, case, action):
+        if may_act(user or current_user, case, action):
             form = form_class(case, action)(prefix=action.value, version=case.decisions)
             if isinstance(form, AssignForm):
                 form.officer.choices = officer_choices(case)
@@ -214,6 +216,7 @@ def render_case(
     to_caller = db.scalars(
         select(CallerMessage).where(CallerMessage.case_id == case.id).order_by(CallerMessage.id)
     ).all()
+    mine = current_deliveries(db, case.id, current_user.id)  # the Seen button's
     return (
         render_template(
             "cases/view.html",
@@ -225,6 +228,9 @@ def render_case(
             verdict=caller_verdict(case),
             tries=unanswered_tries(db, case) if case.state == State.callback else 0,
             retry_form=EmptyForm(),
+            mine=bool(mine),
+            mine_seen=min((d.seen_at for d in mine if d.seen_at is not None), default=None),
+            seen_after={d.id: minutes_to_seen(d) for d in deliveries if d.seen_at is not None},
             events=events,
             merged_here={other.id: other for other in merged_here},
             merge_form=merge_form if merger and is_open else None,

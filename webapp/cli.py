@@ -85,6 +85,27 @@ def register(app: Flask) -> None:
             ended = end_all(session, user.id, datetime.now(UTC), "password")
         click.echo(f"password of {username} set; {ended} sign-ins ended")
 
+    @app.cli.command("set-link-pin")
+    @click.argument("username")
+    @click.option("--clear", is_flag=True, help="Ask no PIN any more.")
+    def set_link_pin(username: str, clear: bool) -> None:
+        """Set the PIN (4 to 12 digits, from standard input) a user's one-tap links ask before a decision."""
+        pin = ""
+        if not clear:
+            pin = (
+                sys.stdin.readline().strip()
+                if not sys.stdin.isatty()
+                else click.prompt("PIN", hide_input=True, confirmation_prompt=True)
+            )
+            if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 12):
+                raise click.ClickException("the PIN must be 4 to 12 digits")
+        with _factory().begin() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise click.ClickException(f"no user {username!r}")
+            user.link_pin = generate_password_hash(pin) if pin else None
+        click.echo(f"link PIN of {username} {'set' if pin else 'cleared'}")
+
     @app.cli.command("sign-out")
     @click.argument("username")
     def sign_out(username: str) -> None:

@@ -11,13 +11,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.storage import Storage
 from sqlalchemy.exc import SQLAlchemyError
 
 from models.access import counters
+from models.access.act_links import Grant, read_token
 from models.config import Settings
 from models.db import get_sessionmaker
 
@@ -106,3 +107,21 @@ per_name = limiter.limit(
 )
 # Every lookup counts, found or not: a walk through case numbers and phones is what it stops.
 status_lookups = limiter.limit(lambda: _settings().status_limit, methods=["POST"], scope="status")
+
+
+def link_user() -> str:
+    """The counter of a one-tap link's wrong PINs: its user's, so that each new link shares it."""
+    token = str((request.view_args or {}).get("token", ""))
+    settings = _settings()
+    grant = read_token(token, current_app.config["SECRET_KEY"], settings.act_link_age, datetime.now(UTC))
+    return "link-pin:" + (str(grant.user_id) if isinstance(grant, Grant) else "none")
+
+
+# A wrong PIN counts against the link's user, as a failed sign-in against its login name.
+link_pins = limiter.limit(
+    lambda: _settings().login_limit_account,
+    key_func=link_user,
+    methods=["POST"],
+    deduct_when=lambda response: bool(g.get("pin_refused")),
+    scope="link-pin",
+)

@@ -149,6 +149,7 @@ def decide(
     text: str = "",
     officer_id: int | None = None,
     rating: int | None = None,
+    via: str = "",
 ) -> CaseEvent:
     """Take a human decision on a case: move its state, record the event, queue the resume.
 
@@ -188,6 +189,7 @@ def decide(
         text=text,
         officer_id=new_officer,
         rating=rating if action == Action.satisfied else None,
+        via=via,
     )
 
 
@@ -202,6 +204,7 @@ def move(
     text: str = "",
     officer_id: int | None = None,
     rating: int | None = None,
+    via: str = "",
 ) -> CaseEvent:
     """Move a case by a decision already checked: state, event, and the hand-off to its run.
 
@@ -233,6 +236,7 @@ def move(
         officer_id=officer_id if action == Action.assign else None,
         text=text,
         rating=rating,
+        via=via,
         created_at=now,
     )
     session.add(event)

@@ -95,6 +95,8 @@ class CaseEvent(Base):
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     text: Mapped[str] = mapped_column(Text, default="")
     rating: Mapped[int | None] = mapped_column()  # the caller's 1-5 on a `satisfied` callback
+    # How the decision was taken: "" on the app's pages, "link" through a one-tap link (webapp/act.py).
+    via: Mapped[str] = mapped_column(String(16), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="events")

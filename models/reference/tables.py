@@ -93,6 +93,8 @@ class User(Base):
     designation: Mapped[str] = mapped_column(String(120), default="")
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    # A hashed PIN the one-tap links ask for before a decision (set by the admin); None: not asked.
+    link_pin: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     department: Mapped[Department | None] = relationship()
 
