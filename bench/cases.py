@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from bench.harness import BenchStack, wait_until
 from bench.web import MAIL_AFTER, STEPS, MailWatcher, WebUser
 
-KINDS = ("opened", "assign", "resolve", "confirm")
+KINDS = ("opened", "assign", "resolve", "satisfied", "confirm")
 FLOOR_INPUTS = [
     {"action": a, "event_id": i + 1, "by_user": who, "note": str(f.get("text", ""))}
     for i, (who, a, f) in enumerate(STEPS)
@@ -24,22 +24,31 @@ class CaseTimes:
     """Seconds from each step's POST (or API call) to its mail and to the run's next suspend."""
 
     number: str = ""
+    seen: float = 0.0  # a one-tap link: seconds for its page to open (and record "seen")
     mail: dict[str, float] = field(default_factory=dict)
     suspended: dict[str, float] = field(default_factory=dict)
 
 
-def wait_mail(watcher: MailWatcher, number: str, to: str, timeout: float) -> float:
+def wait_mail(watcher: MailWatcher, number: str, to: str, timeout: float, after: float = 0.0) -> float:
+    """When `to`'s mail about number arrived (the first at or after `after`: the operator has two)."""
+
     def arrived() -> float | None:
         watcher.poll()
-        return watcher.first(number, to)
+        return watcher.first(number, to, after)
 
     return wait_until(arrived, timeout, 0.05, what=f"mail to {to} about {number}")
 
 
 async def app_case(
-    stack: BenchStack, users: dict[str, WebUser], watcher: MailWatcher, label: str, timeout: float = 120
+    stack: BenchStack,
+    users: dict[str, WebUser],
+    watcher: MailWatcher,
+    label: str,
+    timeout: float = 120,
+    by_link: bool = False,
 ) -> CaseTimes:
-    """Open a case as the operator, then assign, resolve and confirm it, timing each hand-off."""
+    """Open a case as the operator, then assign, resolve (by_link: from the officer's one-tap link), call
+    back and confirm it, timing each hand-off."""
     opened = await users["operator"].open_case(label)
     if opened.status != 302:
         raise RuntimeError(f"intake answered {opened.status}")
@@ -51,8 +60,13 @@ async def app_case(
     run_id = str(run["id"])
     times.suspended["opened"] = stack.prefect.wait_step(run_id, 0, timeout) - opened.sent_at
     for step, (who, action, fields) in enumerate(STEPS, start=1):
-        posted = await users[who].decide(opened.number, action, **fields)
-        times.mail[action] = wait_mail(watcher, opened.number, MAIL_AFTER[action], timeout) - posted.sent_at
+        link = watcher.act_link(opened.number, who) if by_link and who == "cmho" else None
+        if link:  # the officer acts from the message: open the one-tap link (seen), take the step
+            times.seen, posted = await users[who].act_by_link(link, action, **fields)
+        else:
+            posted = await users[who].decide(opened.number, action, **fields)
+        arrived = wait_mail(watcher, opened.number, MAIL_AFTER[action], timeout, after=posted.sent_at - 1)
+        times.mail[action] = arrived - posted.sent_at
         done = stack.prefect.wait_step(run_id, step if step < len(STEPS) else None, timeout)
         times.suspended[action] = done - posted.sent_at
     return times

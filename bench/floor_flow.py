@@ -1,4 +1,4 @@
-"""Prefect's own floor for one complaint: the same start and three suspends, no tasks, no database."""
+"""Prefect's own floor for one complaint: the same start and four suspends, no tasks, no database."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ class Step(RunInput):
 
 @flow(name="bench-floor", flow_run_name="{case_number}", persist_result=True)
 def floor_flow(case_id: int, case_number: str, event_id: int) -> str:
-    """Suspend three times (assign, resolve, confirm) as a complaint does, then finish."""
+    """Suspend four times (assign, resolve, the call back, confirm) as a complaint does, then finish."""
     last = ""
-    for decision in range(3):
+    for decision in range(4):
         step = suspend_flow_run(wait_for_input=Step, key=f"decision-{decision}", timeout=None)
         last = step.action
     return last

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 NUMBER = re.compile(r"\b[A-Z0-9]+-\d{4}-\d{6}\b")
+ACT_LINK = re.compile(r"https?://\S+/act/[\w.-]+")
 CMHO = "5"  # the demo district's health officer, for categories 1-5
 
 
@@ -85,6 +86,30 @@ class WebUser:
         )
         return Timed(response.status_code, number, sent_at, seconds, form_seconds)
 
+    async def act_by_link(self, link: str, action: str, **fields: str) -> tuple[float, Timed]:
+        """Open a one-tap link (which records "seen") and take its step: (seconds to open it, the POST).
+
+        No sign-in: this client's cookies are its own (a fresh client, as a phone opening the mail).
+        """
+        async with httpx.AsyncClient(timeout=self.http.timeout) as phone:
+            started = time.perf_counter()
+            opened = await phone.get(link)
+            open_seconds = time.perf_counter() - started
+            if opened.status_code != 200:
+                raise RuntimeError(f"{link}: {opened.status_code}")
+            data = {
+                f"{action}-csrf_token": hidden(opened.text, f"{action}-csrf_token"),
+                f"{action}-version": hidden(opened.text, f"{action}-version"),
+                **{f"{action}-{k}": v for k, v in fields.items()},
+            }
+            sent_at, started = time.time(), time.perf_counter()
+            response = await phone.post(f"{link}/{action}", data=data)
+            if response.status_code != 200:
+                raise RuntimeError(f"{link} {action}: {response.status_code}")
+            number = NUMBER.search(response.text)
+            posted = Timed(200, number.group(0) if number else "", sent_at, time.perf_counter() - started)
+            return open_seconds, posted
+
     async def decide(self, number: str, action: str, **fields: str) -> Timed:
         started = time.perf_counter()
         page = (await self.http.get(f"/cases/{number}")).text
@@ -104,9 +129,16 @@ class WebUser:
 STEPS = (  # who acts, the action, its fields; the mail it triggers goes to the next person
     ("dm", "assign", {"officer": CMHO, "text": "Please handle"}),
     ("cmho", "resolve", {"text": "Bed 12 at the district hospital"}),
+    ("operator", "satisfied", {"rating": "5", "text": "The caller confirms"}),  # the call back
     ("collector", "confirm", {"text": "Confirmed with the caller"}),
 )
-MAIL_AFTER = {"opened": "dm", "assign": "cmho", "resolve": "collector", "confirm": "operator"}
+MAIL_AFTER = {
+    "opened": "dm",
+    "assign": "cmho",
+    "resolve": "operator",
+    "satisfied": "collector",
+    "confirm": "operator",
+}
 
 
 async def log_in(base_url: str, password: str, *usernames: str) -> dict[str, WebUser]:
@@ -120,6 +152,7 @@ class MailWatcher:
         self.maildir = maildir
         self.seen: set[str] = set()
         self.arrived: dict[tuple[str, str], list[float]] = {}
+        self.paths: dict[tuple[str, str], list[str]] = {}
         self.parser = BytesParser(policy=policy.default)
 
     def poll(self) -> int:
@@ -139,12 +172,25 @@ class MailWatcher:
                 to = str(headers["X-Envelope-To"] or "").split("@", 1)[0]
                 if match:
                     self.arrived.setdefault((match.group(0), to), []).append(entry.stat().st_mtime)
+                    self.paths.setdefault((match.group(0), to), []).append(entry.path)
                 new += 1
         return new
 
-    def first(self, number: str, username: str) -> float | None:
-        times = self.arrived.get((number, username))
+    def first(self, number: str, username: str, after: float = 0.0) -> float | None:
+        """When the first mail about number reached username (at or after `after`, a file time)."""
+        times = [t for t in self.arrived.get((number, username), ()) if t >= after]
         return min(times) if times else None
+
+    def act_link(self, number: str, username: str) -> str | None:
+        """The one-tap link in username's latest mail about number, if it carries one."""
+        for path in reversed(self.paths.get((number, username), [])):
+            with open(path, "rb") as fh:
+                message = BytesParser(policy=policy.default).parse(fh)
+            body = message.get_body(preferencelist=("plain", "html"))
+            link = ACT_LINK.search(body.get_content() if body is not None else "")
+            if link:
+                return link.group(0)
+        return None
 
     def count(self, number: str, username: str) -> int:
         return len(self.arrived.get((number, username), ()))
