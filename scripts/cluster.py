@@ -138,7 +138,9 @@ events {{
     worker_connections 1024;
 }}
 http {{
-    access_log {logs / "nginx-access.log"};
+    # Which node answered, and which failed first: "$upstream_addr" reads "dead:port, live:port".
+    log_format nodes '$server_name $status "$request" "$upstream_addr" "$upstream_status" $request_time';
+    access_log {logs / "nginx-access.log"} nodes;
 {temp}
     include {prefix / "control-room.conf"};
 }}

@@ -7,6 +7,7 @@ once; with one API server and one web node killed, the next one does too, no ope
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -102,6 +103,12 @@ def page(url: str) -> str:
     return response.text
 
 
+def web_requests(cluster: Cluster) -> list[str]:
+    """nginx's log lines of the web app's requests: server, status, request, nodes tried, their answers."""
+    log = (cluster.instance / "logs" / "nginx-access.log").read_text().splitlines()
+    return [line for line in log if line.startswith("control-room.")]
+
+
 def mailed(cluster: Cluster, number: str) -> list[str]:
     return [to for to, _ in mails_about(cluster.instance / "mail", number)]
 
@@ -126,12 +133,20 @@ def test_it_carries_complaints_through_nginx_while_a_prefect_server_and_a_web_no
         first = carry(users, cmho_id)
         wait_until(lambda: len(mailed(cluster, first)) >= len(HAND_OFFS), 180, 1, f"{first}'s hand-offs")
 
+        # nginx takes turns (least_conn, all idle): each page's GET goes to one node and its form's
+        # POST to the other. Kill the node of the last POST, so that the next POST goes to it.
+        last_post = [line for line in web_requests(cluster) if '"POST ' in line][-1]
+        dead = int(re.findall(r'"127\.0\.0\.1:(\d+)"', last_post)[-1])
         kill(cluster, "prefect-api")
-        kill(cluster, "web")
+        kill(cluster, cluster.named("web", cluster.web_ports.index(dead) + 1))
         second = carry(users, cmho_id)
         wait_until(lambda: len(mailed(cluster, second)) >= len(HAND_OFFS), 180, 1, f"{second}'s hand-offs")
         time.sleep(3)  # anything sent twice would arrive now
 
+        # Not one operator's request answered 5xx; a POST that found the dead node went to the other.
+        web = web_requests(cluster)
+        assert [line for line in web if line.split()[1].startswith("5")] == []
+        assert [line for line in web if '"POST ' in line and f'"127.0.0.1:{dead}, ' in line]
         assert mailed(cluster, first) == HAND_OFFS
         assert mailed(cluster, second) == HAND_OFFS
         for number in (first, second):
