@@ -216,12 +216,12 @@ class Stack:
     def start_dispatcher(self, copy: int = 1) -> None:
         self.spawn(self.named("dispatcher", copy), sys.executable, "-m", "dispatch")
 
-    def web_command(self) -> list[str]:
-        """gunicorn serving the app: web_workers processes of 16 threads, each request logged."""
+    def web_command(self, port: int | None = None) -> list[str]:
+        """gunicorn on port (web_port): web_workers processes of 16 threads, each request logged."""
         return [
             str(BIN / "gunicorn"),
             "--bind",
-            f"127.0.0.1:{self.web_port}",
+            f"127.0.0.1:{port or self.web_port}",
             "--workers",
             str(self.web_workers),
             "--threads",
