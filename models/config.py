@@ -94,6 +94,9 @@ class Settings:
     # When the control room's shifts start, India time, whole hours: each shift's end makes its
     # handover (flows/handover.py runs hourly), and a merge may be undone until its shift ends.
     shift_starts: str = "00:00,08:00,16:00"
+    # Proxies in front of the web app (nginx: 1) whose X-Forwarded-For/-Proto/-Host it believes: the
+    # per-address limits and the audit log then see each person's address, not the proxy's.
+    trusted_proxies: int = 0
     # How long a one-tap link in a hand-off message opens its step (models/access/act_links.py).
     act_link_hours: float = 72.0
 
@@ -131,6 +134,7 @@ class Settings:
             open311_post_limit=env("OPEN311_POST_LIMIT", defaults.open311_post_limit),
             rate_limit_storage=env("RATE_LIMIT_STORAGE", defaults.rate_limit_storage),
             shift_starts=env("SHIFT_STARTS", defaults.shift_starts),
+            trusted_proxies=int(env_float("TRUSTED_PROXIES", defaults.trusted_proxies)),
             act_link_hours=env_float("ACT_LINK_HOURS", defaults.act_link_hours),
         )
         settings.check()
@@ -157,6 +161,8 @@ class Settings:
             raise ImproperlyConfigured("ACT_LINK_HOURS must be more than 0 and at most 720")
         if not self.district_prefix.isalnum():
             raise ImproperlyConfigured("DISTRICT_PREFIX must be letters and digits")
+        if not 0 <= self.trusted_proxies <= 5:
+            raise ImproperlyConfigured("TRUSTED_PROXIES must be 0 (none) to 5")
         try:
             parse_starts(self.shift_starts)
         except ValueError as exc:

@@ -177,7 +177,7 @@ http {{
     def start_web(self) -> None:
         for copy, port in enumerate(self.web_ports, start=1):
             name = self.named("web", copy)
-            self.spawn(name, *self.web_command(port))
+            self.spawn(name, *self.web_command(port), env={"TRUSTED_PROXIES": "1"})  # behind nginx
             wait_for(f"http://127.0.0.1:{port}/healthz", 60, self.procs[name])
         wait_for(f"{self.web_url}/healthz", 30, self.procs["nginx"])
 

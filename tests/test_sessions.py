@@ -314,3 +314,28 @@ def test_it_records_sign_ins_in_the_audit_log(
     login(client, "collector")
     page = client.get("/audit").get_data(as_text=True)
     assert "Failed sign-in" in page and "ghost" in page
+
+
+def test_behind_a_trusted_proxy_it_counts_the_persons_address(
+    settings: Settings, district: dict[str, User]
+) -> None:
+    """Behind nginx (TRUSTED_PROXIES=1) every request comes from nginx's address: the limits count the
+    address nginx names in X-Forwarded-For; without the setting that header is nobody's word."""
+    from dataclasses import replace
+
+    from webapp import create_app
+
+    behind = create_app(replace(settings, trusted_proxies=1)).test_client()
+    behind.environ_base["REMOTE_ADDR"] = "127.0.0.1"  # nginx
+    for attempt in range(30):
+        behind.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.7"
+        assert post_login(behind, f"guess{attempt}", "wrong") == 400
+    assert post_login(behind, "dm", PASSWORD) == 429  # that person is stopped
+    behind.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.8"
+    assert post_login(behind, "dm", PASSWORD) == 302  # the next person through nginx is not
+    direct = create_app(settings).test_client()
+    direct.environ_base["REMOTE_ADDR"] = "10.4.0.1"
+    for attempt in range(30):
+        direct.environ_base["HTTP_X_FORWARDED_FOR"] = f"198.51.100.{attempt}"  # forged: not believed
+        assert post_login(direct, f"guess{attempt}", "wrong") == 400
+    assert post_login(direct, "dm", PASSWORD) == 429

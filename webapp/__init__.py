@@ -10,6 +10,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models.config import LANGUAGES, Settings
 from models.reference.tables import User
@@ -56,6 +57,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         BABEL_DEFAULT_TIMEZONE="Asia/Kolkata",
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
+    if settings.trusted_proxies:  # behind nginx: the address and scheme the person used
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     csrf.init_app(app)
     from webapp import guards
 
