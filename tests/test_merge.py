@@ -19,6 +19,7 @@ from models.cases.merging import MERGED_IN, merge, undoable, unmerge
 from models.cases.public import public_status
 from models.cases.tables import Case, CaseCaller, CaseEvent
 from models.config import Settings
+from models.db import get_sessionmaker
 from models.desk.shifts import current_shift
 from models.messages import CallerMessage, Delivery
 from models.outbox import Outbox
@@ -254,3 +255,34 @@ def test_open311_reports_a_merged_request_closed_with_the_other(
     fields = request_fields(doomed)
     assert fields["status"] == "closed" and survivor.number in fields["status_notes"]
     assert request_fields(survivor)["status"] == "open"
+
+
+def test_two_people_merging_a_pair_each_way_leave_one_survivor(
+    settings: Settings, district: dict[str, User], pair: tuple[Case, Case]
+) -> None:
+    """The DM merges A into B while the Collector merges B into A, at once (real threads, real
+    transactions): one merge wins, the other is refused; never both merged with no survivor."""
+    from tests.races import race
+
+    first, second = pair
+    factory = get_sessionmaker(settings.database_url)
+
+    def merging(what: int, into: int, who: str) -> str:
+        with factory() as session:
+            case, target = session.get_one(Case, what), session.get_one(Case, into)
+            user = session.get_one(User, district[who].id)
+            try:
+                merge(session, case, target, user, version=case.decisions, now=NOW)
+                session.commit()
+                return "merged"
+            except (NotAllowed, StaleDecision, InvalidTransition):
+                session.rollback()
+                return "refused"
+
+    outcomes = race(
+        lambda: merging(second.id, first.id, "dm"), lambda: merging(first.id, second.id, "collector")
+    )
+    assert sorted(outcomes) == ["merged", "refused"]
+    with factory() as session:
+        states = sorted(session.scalars(select(Case.state).where(Case.id.in_([first.id, second.id]))))
+    assert states == ["assigned", "merged"]

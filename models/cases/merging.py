@@ -42,7 +42,21 @@ def merge(session: Session, case: Case, into: Case, by: User, *, version: int, n
         raise NotAllowed(f"{by.role} may not merge cases")
     if case.id == into.id:
         raise NotAllowed("a case cannot be merged into itself")
-    if State(into.state) not in WAITING_ON:
+    # Of two people merging A into B and B into A at once, the second must find its survivor merged:
+    # both rows locked in id order (PostgreSQL: no deadlock), then the survivor's openness checked by
+    # a write (SQLite takes its one write lock there, and the check reads what was committed).
+    session.execute(
+        select(Case.id).where(Case.id.in_([case.id, into.id])).order_by(Case.id).with_for_update()
+    )
+    still_open = session.execute(
+        update(Case)
+        .where(Case.id == into.id, Case.state.in_([s.value for s in WAITING_ON]))
+        .values(state=Case.state)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(case)
+    session.refresh(into)
+    if still_open.rowcount != 1 or State(into.state) not in WAITING_ON:  # type: ignore[attr-defined]
         raise NotAllowed(f"{into.number} is {into.state}: merge into an open case")
     if case.decisions != version:
         raise StaleDecision(case.number)
