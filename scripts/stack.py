@@ -88,6 +88,11 @@ class Stack:
             PREFECT_LOGGING_LEVEL=env.get("PREFECT_LOGGING_LEVEL", "WARNING"),
             CONTROL_ROOM_LAUNCHER_SOCKET=str(self.instance / "launcher.sock"),
         )
+        # Prefect's own retention (its db_vacuum service): finished runs, with their task runs, states
+        # and logs, go 30 days after they ended (a case waiting on a person keeps its run); events
+        # after Prefect's 7 days. The app's own history keeps everything the Collector reads.
+        env.setdefault("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "events,flow_runs")
+        env.setdefault("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", str(30 * 24 * 3600))
         if self.demo:
             env.setdefault("APP_ENV", "development")  # demo mode is refused in production
         if not env.get("SECRET_KEY"):
