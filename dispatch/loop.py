@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import select, update
@@ -25,6 +25,7 @@ from models.cases.tables import Case
 from models.config import Settings
 from models.db import get_sessionmaker
 from models.outbox import Outbox, claim_due, mark_done, park, retry_later, take_lease, undone_cases
+from models.processes import BEAT, beat
 from models.times import utcnow
 
 log = logging.getLogger("control_room.dispatch")
@@ -34,6 +35,13 @@ WATCH_EVERY = 15.0  # seconds between looks for crashed runs (by one dispatcher 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def record_beat(factory: sessionmaker, worker: str, started_at: datetime, handed: int) -> None:  # type: ignore[type-arg]
+    """Say in the app database that this dispatcher is alive (the admin's health page, /healthz)."""
+    with factory() as session:
+        beat(session, worker, "dispatcher", socket.gethostname(), os.getpid(), started_at, utcnow(), handed)
+        session.commit()
 
 
 def unreachable(exc: Exception) -> bool:
@@ -148,7 +156,14 @@ def run(settings: Settings, stop_after: float | None = None) -> None:
     deadline = time.monotonic() + stop_after if stop_after else None
     log.info("dispatcher %s started (every %.2fs)", worker, settings.dispatch_interval)
     next_watch = time.monotonic() + WATCH_EVERY
+    started_at, handed_total, next_beat = utcnow(), 0, time.monotonic()
     while deadline is None or time.monotonic() < deadline:
+        if time.monotonic() >= next_beat:
+            next_beat = time.monotonic() + BEAT.total_seconds()
+            try:
+                record_beat(factory, worker, started_at, handed_total)
+            except Exception as exc:  # noqa: BLE001 - the app database is unreachable: the outbox waits too
+                log.warning("could not record this dispatcher's beat: %s", exc)
         if time.monotonic() >= next_watch:
             next_watch = time.monotonic() + WATCH_EVERY
             try:
@@ -160,5 +175,6 @@ def run(settings: Settings, stop_after: float | None = None) -> None:
         except Exception as exc:  # noqa: BLE001 - the app database is unreachable: wait, try again
             log.warning("could not read the outbox: %s", exc)
             handed = 0
+        handed_total += handed
         if handed == 0:
             time.sleep(settings.dispatch_interval)

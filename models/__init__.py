@@ -9,6 +9,7 @@ from importlib import import_module
 
 TABLES = (
     "models.outbox",
+    "models.processes",
     "models.messages",
     "models.reference.tables",
     "models.cases.tables",

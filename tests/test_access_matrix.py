@@ -107,6 +107,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "duty.remove": only("dm", "admin"),
     "emergency.new": DESK,
     "health.healthz": PUBLIC,  # for monitors: no personal data in it
+    "health.processes": ADMIN,  # every process alive, Prefect's workers
     "live.pulse": ANY_USER,  # JSON for the page's own script; a visitor gets the login redirect
     "handover.index": REGISTER,  # notes: the desk only (tests/test_handover.py)
     "handover.take_over": DESK,  # the incoming operators take the shift over

@@ -14,7 +14,7 @@ from models.config import Settings
 from models.outbox import Outbox
 from webapp import create_app
 
-FIELDS = {"status", "database", "outbox_lag_seconds", "parked"}
+FIELDS = {"status", "database", "outbox_lag_seconds", "parked", "dispatchers"}
 
 
 def row(session: Session, **values: Any) -> Outbox:
@@ -28,7 +28,13 @@ def row(session: Session, **values: Any) -> Outbox:
 def test_it_answers_ok_without_a_login(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": True, "outbox_lag_seconds": 0.0, "parked": 0}
+    assert response.get_json() == {
+        "status": "ok",
+        "database": True,
+        "outbox_lag_seconds": 0.0,
+        "parked": 0,
+        "dispatchers": 0,
+    }
     assert response.headers["Cache-Control"] == "no-store"
     assert "Set-Cookie" not in response.headers
 
@@ -80,6 +86,7 @@ def test_it_counts_parked_rows_apart_from_the_lag(client: FlaskClient, session: 
         "database": True,
         "outbox_lag_seconds": 0.0,
         "parked": 2,
+        "dispatchers": 0,
     }
 
 
@@ -93,4 +100,5 @@ def test_it_answers_503_when_the_database_does_not_answer(settings: Settings) ->
         "database": False,
         "outbox_lag_seconds": None,
         "parked": None,
+        "dispatchers": None,
     }
