@@ -244,6 +244,16 @@ def test_it_loses_nothing_with_two_of_everything(
         page = dm.http.get(f"/cases/{doomed[0]}").text
         assert "The engine could not continue this case" in page and "cancelled" in page
         listing = admin.http.get("/admin/outbox").text
+        # The admin's view of the parts: the killed dispatcher stale beside the live one, and Prefect's
+        # own word on the workers of the pool (at least the live one online).
+        def parts() -> str | None:
+            page = admin.http.get("/admin/health").text
+            return page if "The Prefect server answers." in page else None  # a busy server: look again
+
+        health = wait_until(parts, 60, every=2, what="Prefect's answer on the admin's health page")
+        rows = re.findall(r'<tr class="(alive|stale)">', health)
+        assert rows.count("alive") == 1 and "stale" in rows, rows  # earlier tests' dispatchers: stale too
+        assert ">online<" in health
         assert all(number in listing for number in doomed)
         assert f"{CANCELLED} hand-offs the engine gave up on" in admin.http.get("/dashboard").text
         # The admin starts a new run for one of them: it rejoins the case at the officer's step and
