@@ -22,17 +22,16 @@ from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
 
 from models.access.act_links import Grant, Refused, read_token
-from models.cases.decisions import NotAllowed, StaleDecision, decide
+from models.cases.decisions import NotAllowed, StaleDecision
 from models.cases.lifecycle import Action, InvalidTransition
 from models.cases.seen import mark_seen
 from models.cases.tables import Case
-from models.emergency.cases import AdmissionFacts, record_admission
 from models.oversight.audit import record
 from models.reference.tables import User
 from webapp import throttle
-from webapp.cases import DECISION_FORMS, decision_forms, form_class, get_case, officer_choices
+from webapp.cases import DECISION_FORMS, apply_decision, decision_forms, form_class, get_case, officer_choices
 from webapp.db import get_session
-from webapp.forms import AdmissionForm, AssignForm, DecisionForm, EmptyForm, FlaskForm
+from webapp.forms import AssignForm, DecisionForm, EmptyForm, FlaskForm
 
 bp = Blueprint("act", __name__)
 
@@ -162,23 +161,7 @@ def take(token: str, action: str) -> Any:
     db = get_session()
     now = datetime.now(UTC)
     try:
-        decide(
-            db,
-            case,
-            chosen,
-            user,
-            version=form.version.data,
-            now=now,
-            text=(form.text.data or "").strip(),  # type: ignore[attr-defined]
-            officer_id=getattr(getattr(form, "officer", None), "data", None),
-            rating=getattr(getattr(form, "rating", None), "data", None),
-            via="link",
-        )
-        if isinstance(form, AdmissionForm):
-            facts = AdmissionFacts(
-                form.hospital.data.strip(), form.bed.data.strip(), form.ambulance.data.strip()
-            )
-            record_admission(db, case, facts, user, now)
+        apply_decision(db, case, chosen, form, user, now, via="link")
     except NotAllowed:
         db.rollback()
         return refused("not_yours")

@@ -300,24 +300,8 @@ def act(number: str, action: str) -> Any:
     if not form.validate_on_submit():
         return render_case(case, forms, 400)
     db = get_session()
-    now = datetime.now(UTC)
     try:
-        decide(
-            db,
-            case,
-            chosen,
-            current_user,
-            version=form.version.data,
-            now=now,
-            text=(form.text.data or "").strip(),  # type: ignore[attr-defined]
-            officer_id=getattr(getattr(form, "officer", None), "data", None),
-            rating=getattr(getattr(form, "rating", None), "data", None),
-        )
-        if isinstance(form, AdmissionForm):
-            facts = AdmissionFacts(
-                form.hospital.data.strip(), form.bed.data.strip(), form.ambulance.data.strip()
-            )
-            record_admission(db, case, facts, current_user, now)
+        apply_decision(db, case, chosen, form, current_user, datetime.now(UTC))
     except NotAllowed:
         db.rollback()
         abort(403)
@@ -333,6 +317,31 @@ def act(number: str, action: str) -> Any:
     # True when it shows: the messages go out later, when a dispatcher hands the decision to Prefect.
     flash(_("Saved. Its messages are queued and appear under Notifications as they go out."), "success")
     return redirect(url_for("cases.view", number=case.number))
+
+
+def apply_decision(
+    db: Any, case: Case, chosen: Action, form: DecisionForm, user: Any, now: datetime, via: str = ""
+) -> None:
+    """Take the decision of a validated form as `user`, signed in or through a one-tap link (`via`);
+    an emergency's resolution records the admission too. Never commits.
+
+    :raise NotAllowed, StaleDecision, InvalidTransition: as models/cases/decisions.decide.
+    """
+    decide(
+        db,
+        case,
+        chosen,
+        user,
+        version=form.version.data,
+        now=now,
+        text=(form.text.data or "").strip(),  # type: ignore[attr-defined]
+        officer_id=getattr(getattr(form, "officer", None), "data", None),
+        rating=getattr(getattr(form, "rating", None), "data", None),
+        via=via,
+    )
+    if isinstance(form, AdmissionForm):
+        facts = AdmissionFacts(form.hospital.data.strip(), form.bed.data.strip(), form.ambulance.data.strip())
+        record_admission(db, case, facts, user, now)
 
 
 @bp.post("/deliveries/<int:delivery_id>/retry")
