@@ -14,16 +14,14 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import socket
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import make_url
 
-from scripts.stack import BIN, ROOT, Stack, wait_for
+from scripts.stack import BIN, ROOT, Stack, run_until_stopped, wait_for
 
 SITE = ROOT / "deploy" / "nginx" / "control-room.conf"
 
@@ -237,29 +235,7 @@ def main() -> None:
         redis_url=os.environ.get("PREFECT_REDIS_MESSAGING_URL", "redis://127.0.0.1:6379/0"),
         docket_url=os.environ.get("PREFECT_SERVER_DOCKET_URL", "redis://127.0.0.1:6379/1"),
     )
-    stop = False
-
-    def on_signal(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        cluster.start()
-        print(
-            f"\nControl Room is running: {cluster.web_url}  (Prefect UI: http://127.0.0.1:{cluster.prefect_port})"
-        )
-        print(f"Logs: {instance / 'logs'}. Press Ctrl-C to stop everything.", flush=True)
-        while not stop:
-            for name, proc in list(cluster.procs.items()):
-                if proc.poll() is not None:
-                    print(f"{name} exited with {proc.returncode}; see {instance / 'logs' / (name + '.log')}")
-                    stop = True
-            time.sleep(1)
-    finally:
-        print("stopping...", flush=True)
-        cluster.shutdown()
+    run_until_stopped(cluster, instance, demo=args.demo)
 
 
 if __name__ == "__main__":

@@ -324,6 +324,12 @@ def main() -> None:
         workers=args.workers,
         dispatchers=args.dispatchers,
     )
+    run_until_stopped(stack, instance, demo=args.demo)
+
+
+def run_until_stopped(stack: Stack, instance: Path, demo: bool) -> None:
+    """Start the stack (or a cluster), say where it answers, and keep it up until Ctrl-C, SIGTERM or
+    one of its processes exits; then stop every process."""
     stop = False
 
     def on_signal(*_: object) -> None:
@@ -337,7 +343,7 @@ def main() -> None:
         print(
             f"\nControl Room is running: {stack.web_url}  (Prefect UI: http://127.0.0.1:{stack.prefect_port})"
         )
-        if args.demo:
+        if demo:
             print(f"Notification mails are caught locally: {stack.web_url}/mailbox")
         print(f"Logs: {instance / 'logs'}. Press Ctrl-C to stop everything.", flush=True)
         while not stop:
