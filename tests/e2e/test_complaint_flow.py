@@ -136,17 +136,14 @@ def test_it_keeps_complaints_while_prefect_is_down(stack: Stack, users: dict[str
     try:
         numbers = [users["operator"].open_case(caller_name=f"Caller {i}") for i in range(3)]
         with get_sessionmaker(stack.database_url)() as session:
-            pending = wait_until(
-                lambda: [
-                    o
-                    for o in session.scalars(
-                        # Not rows parked by other tests: those wait for a person, whatever Prefect does.
-                        select(Outbox).where(Outbox.done_at.is_(None), Outbox.parked_at.is_(None))
-                    )
-                    if o.last_error
-                ],
-                what="the dispatcher to record the outage",
-            )
+
+            def failing() -> list[Outbox]:
+                session.expire_all()  # the rows as the dispatcher left them now, not as first loaded
+                # Not rows parked by other tests: those wait for a person, whatever Prefect does.
+                undone = select(Outbox).where(Outbox.done_at.is_(None), Outbox.parked_at.is_(None))
+                return [o for o in session.scalars(undone) if o.last_error]
+
+            pending = wait_until(failing, what="the dispatcher to record the outage")
             assert {o.payload["case_number"] for o in pending} <= set(numbers)
     finally:
         stack.start_prefect_server()
