@@ -94,17 +94,7 @@ class Cluster(Stack):
     def start_api_server(self, copy: int) -> None:
         port = self.api_ports[copy - 1]
         name = self.api_name(copy)
-        self.spawn(
-            name,
-            str(BIN / "prefect"),
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-services",
-        )
+        self.spawn(name, *self.prefect_server_command(port, "--no-services"))
         wait_for(f"http://127.0.0.1:{port}/api/health", 120, self.procs[name])
 
     def start_prefect_services(self) -> None:

@@ -167,17 +167,13 @@ class Stack:
             str(self.smtp_port),
         )
 
+    @staticmethod
+    def prefect_server_command(port: int, *options: str) -> tuple[str, ...]:
+        """`prefect server start` on this machine's loopback at port (cluster: --no-services)."""
+        return (str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port), *options)
+
     def start_prefect_server(self) -> None:
-        self.spawn(
-            "prefect-server",
-            str(BIN / "prefect"),
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.prefect_port),
-        )
+        self.spawn("prefect-server", *self.prefect_server_command(self.prefect_port))
         wait_for(f"{self.api_url}/health", 90, self.procs["prefect-server"])
 
     def deploy(self) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from models.db import get_sessionmaker
 from models.reference.tables import User
 from scripts.cluster import Cluster
-from tests.e2e.web import PrefectApi, WebUser, mails_about, wait_until
+from tests.e2e.web import HAND_OFFS, PrefectApi, WebUser, mails_about, wait_until
 from tests.helpers import artifacts, free_port
 from tests.pg import create_database, postgres_url
 
@@ -29,14 +29,6 @@ pytestmark = [
     pytest.mark.skipif(postgres_url() is None, reason="the cluster needs PostgreSQL (TEST_DATABASE_URL)"),
 ]
 
-# Opened, assigned, resolved (the operators ring the caller back), satisfied, closed.
-HAND_OFFS = [
-    "dm@demo.local",
-    "cmho@demo.local",
-    "operator@demo.local",
-    "collector@demo.local",
-    "operator@demo.local",
-]
 # Redis databases of their own: the machine's Redis may serve others.
 REDIS_DBS = (14, 15)
 

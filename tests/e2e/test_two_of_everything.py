@@ -25,7 +25,7 @@ from models.messages import Delivery
 from models.outbox import Outbox
 from notifications.mailsink import read_messages
 from scripts.stack import BIN, Stack, wait_for
-from tests.e2e.web import PrefectApi, WebUser, wait_until
+from tests.e2e.web import HAND_OFFS, PrefectApi, WebUser, wait_until
 from tests.helpers import free_port
 from tests.pg import postgres_url
 
@@ -34,14 +34,6 @@ pytestmark = pytest.mark.e2e
 FULL = postgres_url() is not None
 CANCELLED = 60 if FULL else 8
 NEW = 100 if FULL else 16
-# Opened, assigned, resolved (the operators ring the caller back), satisfied, closed.
-HAND_OFFS = [
-    "dm@demo.local",
-    "cmho@demo.local",
-    "operator@demo.local",
-    "collector@demo.local",
-    "operator@demo.local",
-]
 
 
 def kill(stack: Stack, name: str) -> None:

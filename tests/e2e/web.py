@@ -15,6 +15,16 @@ from notifications.mailsink import body_text, read_messages
 
 T = TypeVar("T")
 
+# Who is mailed about a complaint carried through every step, in order: opened, assigned, resolved
+# (the operators ring the caller back), satisfied, closed.
+HAND_OFFS = [
+    "dm@demo.local",
+    "cmho@demo.local",
+    "operator@demo.local",
+    "collector@demo.local",
+    "operator@demo.local",
+]
+
 
 def wait_until(check: Callable[[], T], timeout: float = 90, every: float = 0.2, what: str = "condition") -> T:
     deadline = time.monotonic() + timeout
