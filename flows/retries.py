@@ -23,6 +23,7 @@ from notifications.delivery import DELIVERIES, deliver_escalation
 from notifications.miss_alerts import ALERTS, deliver_alert, unsent_alerts
 from notifications.sending import DeliveryFailed, Kind, Outcome, send_row
 from notifications.sms import ADVISORIES
+from notifications.unseen import chase_unseen
 
 # Rows (and never-planned escalations or alerts) taken per table and run, so a run stays bounded
 # when every channel times out; the rest are the next run's, still the longest due first. Runs
@@ -72,6 +73,13 @@ def send_due(table: str, now: datetime, limit: int) -> dict[str, int]:
     return {outcome.value: outcomes[outcome.value] for outcome in Outcome}
 
 
+@task
+def chase_unacknowledged(now: datetime) -> dict[str, int]:
+    """Carry on each urgent hand-off not acknowledged in time: next channel, stand-in, the level above."""
+    settings = Settings.from_env()
+    return chase_unseen(get_sessionmaker(settings.database_url), now, settings)
+
+
 @flow(name="send-retries", log_prints=True)
 def send_retries(now: datetime | None = None, limit: int = LIMIT) -> dict[str, dict[str, int]]:
     """Send every message due again, and those never planned.
@@ -83,6 +91,9 @@ def send_retries(now: datetime | None = None, limit: int = LIMIT) -> dict[str, d
        due (a failure's backoff, or a person's Send again), the longest due first, at most
        `limit`. A row failing after its last attempt is given up: shown failed on its page,
        no next attempt, until a person's Send again.
+    3. chase_unacknowledged: an urgent case's hand-off nobody has seen within its category's
+       acknowledgement limit goes out again on the next channel, then to the stand-in, then to
+       the level above (models/oversight/unseen.py), each once.
 
     `now` defaults to the current time; tests pass it to control the clock.
     """
@@ -95,4 +106,7 @@ def send_retries(now: datetime | None = None, limit: int = LIMIT) -> dict[str, d
         if outcomes[Outcome.failed]:
             logger.warning("%s: %s messages failed again", table, outcomes[Outcome.failed])
     logger.info("due messages: %s", sent)
-    return sent
+    chased = chase_unacknowledged(moment)
+    if chased["made"]:
+        logger.warning("unacknowledged hand-offs carried on: %s", chased)
+    return {**sent, "unacknowledged": chased}

@@ -10,6 +10,7 @@ operations below; notifications/sending.py does the sending.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -33,6 +34,20 @@ class DeliveryStatus(StrEnum):
     sending = "sending"  # claimed by one sender until claimed_until
     sent = "sent"
     failed = "failed"  # the last attempt failed: retried at next_attempt_at, or given up when that is empty
+
+
+class Reason(StrEnum):
+    """Why a case's delivery row was made: a hand-off goes to the first of its user's channels, in order."""
+
+    first = "first"  # the hand-off, on the user's first channel
+    every = "every"  # an emergency's alarm to the DMs and Collectors: on every channel at once
+    fallback = "fallback"  # the channel before it refused the message: the next one, at once
+    unseen = "unseen"  # an urgent message not acknowledged within its category's limit: the next channel
+    stand_in = "stand_in"  # ... on none of them: the duty roster's next person
+    escalated = "escalated"  # ... nor by the stand-in: the level above (the DMs; the Collectors for a DM)
+
+
+CHASED = (Reason.first, Reason.fallback, Reason.unseen)  # the acting user's own rows, in their order
 
 
 class MessageRow:
@@ -60,6 +75,11 @@ class Delivery(MessageRow, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When its user saw it: opened its one-tap link or pressed Seen (models/cases/seen.py).
     seen_at: Mapped[datetime | None] = mapped_column()
+    reason: Mapped[str] = mapped_column(String(16), default=Reason.first, server_default=Reason.every)
+    # The row whose refusal or silence made this one (a fallback, the next channel, the stand-in, ...).
+    follows_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", name="fk_deliveries_follows_id")
+    )
 
     user: Mapped[User] = relationship()
     event: Mapped[CaseEvent] = relationship()
@@ -79,6 +99,11 @@ class CallerMessage(MessageRow, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     event: Mapped[CaseEvent] = relationship()
+
+
+def channel_key(url: str) -> str:
+    """A channel's key in delivery rows: the hash of its URL (which may hold secrets)."""
+    return hashlib.sha256(url.encode()).hexdigest()[:32]
 
 
 def claim(session: Session, model: type[MessageRow], row_id: int, now: datetime) -> bool:

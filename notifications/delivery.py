@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
 import apprise
-from sqlalchemy import select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.access.act_links import act_url, make_token
 from models.cases.lifecycle import WAITING_ON, Action, State, Step
+from models.cases.seen import waiting_on
 from models.cases.tables import Case, CaseEvent
 from models.config import ImproperlyConfigured, Settings
+from models.db import insert_unless_exists
 from models.homecare.wording import case_description
-from models.messages import Delivery
+from models.messages import Delivery, DeliveryStatus, Reason, channel_key
 from models.oversight.tables import Audience, Escalation
 from models.reference.tables import Role, User
 from models.times import when
@@ -28,6 +29,9 @@ from notifications.sending import (
     failure,
     send_rows,
 )
+
+# The message of a row that carries someone else's unacknowledged hand-off on (any other: its event's).
+TEMPLATE = {Reason.stand_in: "stand_in", Reason.escalated: "unacknowledged"}
 
 
 def recipients(session: Session, case: Case, event: CaseEvent) -> list[User]:
@@ -65,24 +69,6 @@ def recipients(session: Session, case: Case, event: CaseEvent) -> list[User]:
     return []
 
 
-def waiting_on(session: Session, case: Case) -> list[User]:
-    """Whoever the case waits on: its officer, the operators (a call back), the DMs or the Collectors."""
-    if case.state == State.assigned:
-        return [case.officer] if case.officer else []
-    roles = {
-        State.callback: Role.operator,
-        State.awaiting_assignment: Role.dm,
-        State.resolved: Role.collector,
-    }
-    if case.state not in roles:
-        return []
-    return list(session.scalars(select(User).where(User.role == roles[case.state], User.active.is_(True))))
-
-
-def channel_key(url: str) -> str:
-    return hashlib.sha256(url.encode()).hexdigest()[:32]
-
-
 def masked(url: str) -> str:
     """The URL as shown to people: secrets masked by Apprise, options dropped."""
     plugin = apprise.Apprise.instantiate(url)
@@ -92,35 +78,87 @@ def masked(url: str) -> str:
 
 
 def plan_deliveries(session: Session, case_id: int, event_id: int) -> list[int]:
-    """Insert the delivery rows of an event (once) and return their ids."""
+    """Insert the delivery rows of an event (once) and return the ids of its recipients' rows.
+
+    Each recipient's message goes to the first of their channels (the others follow it only when it
+    is refused, or, for an urgent case, not acknowledged); an emergency's alarm to the DMs and the
+    Collectors goes to every channel at once. A recipient who has rows already keeps them.
+    """
     case = session.get_one(Case, case_id)
     event = session.get_one(CaseEvent, event_id)
-    existing = {
-        (d.user_id, d.channel_key): d.id
-        for d in session.scalars(select(Delivery).where(Delivery.event_id == event_id))
-    }
+    existing: dict[int, list[int]] = {}
+    for row in session.execute(
+        select(Delivery.user_id, Delivery.id).where(Delivery.event_id == event_id).order_by(Delivery.id)
+    ):
+        existing.setdefault(row.user_id, []).append(row.id)
+    alarm = event.kind == "opened" and case.emergency
     ids: list[int] = []
-    seen: set[int] = set()
-    for user in recipients(session, case, event):
-        if user.id in seen:
+    for user in dict.fromkeys(recipients(session, case, event)):
+        if user.id in existing:
+            ids += existing[user.id]
             continue
-        seen.add(user.id)
-        for url in user.channel_urls:
-            key = channel_key(url)
-            if (user.id, key) in existing:
-                ids.append(existing[(user.id, key)])
-                continue
-            delivery = Delivery(
-                case_id=case_id,
-                event_id=event_id,
-                user_id=user.id,
-                channel_key=key,
-                channel=masked(url)[:500],
-            )
-            session.add(delivery)
-            session.flush()
-            ids.append(delivery.id)
+        for url in user.channel_urls if alarm else user.channel_urls[:1]:
+            row_id = plan_row(session, case_id, event_id, user, url, Reason.every if alarm else Reason.first)
+            ids += [row_id] if row_id else []
     return ids
+
+
+def plan_row(
+    session: Session,
+    case_id: int,
+    event_id: int,
+    user: User,
+    url: str,
+    reason: Reason,
+    follows_id: int | None = None,
+    now: datetime | None = None,
+) -> int | None:
+    """Add the event's row to user's channel `url` unless there is one; return its id (None: there was).
+
+    `now` (the chase's clock) is when it was made: an unacknowledged row's wait is counted from then.
+    """
+    now = now or datetime.now(UTC)
+    return session.scalar(
+        insert_unless_exists(
+            session,
+            Delivery,
+            [Delivery.event_id, Delivery.user_id, Delivery.channel_key],
+            case_id=case_id,
+            event_id=event_id,
+            user_id=user.id,
+            channel_key=channel_key(url),
+            channel=masked(url)[:500],
+            reason=reason,
+            follows_id=follows_id,
+            created_at=now,
+            next_attempt_at=now,
+        ).returning(Delivery.id)
+    )
+
+
+def pass_on(session: Session, row: Delivery) -> None:
+    """A row's send failed: its user's next channel gets the message at once (unless they have it).
+
+    Sent: the user's earlier channels that refused it are tried no more (they would repeat it).
+    """
+    if row.reason == Reason.every:
+        return  # an alarm went to every channel already, and each is retried on its own
+    mine = (Delivery.event_id == row.event_id) & (Delivery.user_id == row.user_id)
+    if row.status == DeliveryStatus.sent:
+        session.execute(
+            update(Delivery)
+            .where(mine, Delivery.status == DeliveryStatus.failed, Delivery.reason != Reason.every)
+            .values(next_attempt_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        return
+    if session.scalar(select(exists().where(mine, Delivery.status == DeliveryStatus.sent))):
+        return
+    urls = row.user.channel_urls
+    keys = [channel_key(url) for url in urls]
+    if row.channel_key in keys and keys.index(row.channel_key) + 1 < len(urls):
+        following = urls[keys.index(row.channel_key) + 1]
+        plan_row(session, row.case_id, row.event_id, row.user, following, Reason.fallback, row.id)
 
 
 def compose(session: Session, delivery: Delivery, settings: Settings) -> Message:
@@ -132,8 +170,9 @@ def compose(session: Session, delivery: Delivery, settings: Settings) -> Message
     case = session.get_one(Case, delivery.case_id)
     user = delivery.user
     hindi = user.language == "hi"
+    kind = "emergency" if event.kind == "opened" and case.emergency else event.kind
     title, body = render(
-        "emergency" if event.kind == "opened" and case.emergency else event.kind,
+        TEMPLATE.get(delivery.reason, kind),
         user.language,
         case=case,
         event=event,
@@ -145,6 +184,7 @@ def compose(session: Session, delivery: Delivery, settings: Settings) -> Message
         description=case_description(session, case, user.language),
         escalation=_escalation_facts(event, case, user.language),
         act_link=_act_link(session, case, user, settings),
+        chain=_chain(session, delivery, hindi),
     )
     return Message(url, title, body)
 
@@ -165,6 +205,24 @@ def _act_link(session: Session, case: Case, user: User, settings: Settings) -> s
         return ""
     token = make_token(user.id, case.id, case.decisions, secret, datetime.now(UTC))
     return act_url(settings.public_url, token)
+
+
+def _chain(session: Session, delivery: Delivery, hindi: bool) -> dict[str, object] | None:
+    """For a stand-in's or the level above's message: who was told first, and when (India time)."""
+    if delivery.reason not in TEMPLATE:
+        return None
+    first = session.scalars(
+        select(Delivery).where(Delivery.event_id == delivery.event_id).order_by(Delivery.id).limit(1)
+    ).one()
+    sent = first.sent_at or first.created_at
+    stand_in = session.scalars(
+        select(Delivery).where(Delivery.event_id == delivery.event_id, Delivery.reason == Reason.stand_in)
+    ).first()
+    return {
+        "first": first.user.name,
+        "sent": when(sent, "hi" if hindi else "en"),
+        "stand_in": stand_in.user.name if stand_in and stand_in.user_id != delivery.user_id else "",
+    }
 
 
 def _escalation_facts(event: CaseEvent, case: Case, language: str) -> dict[str, object] | None:
@@ -192,7 +250,38 @@ def settle(session: Session, event_id: int, now: datetime) -> None:
         escalation.notified_at = now
 
 
-DELIVERIES = Kind(Delivery, compose, lambda session, row, now: settle(session, row.event_id, now))
+def _settled(session: Session, row: Delivery, now: datetime) -> None:
+    pass_on(session, row)
+    settle(session, row.event_id, now)
+
+
+DELIVERIES = Kind(Delivery, compose, _settled)
+
+
+def send_chain(factory: sessionmaker, event_id: int, ids: list[int], settings: Settings) -> list[int]:  # type: ignore[type-arg]
+    """Send the rows `ids` of an event, then each row their refusals add (the next channels), at once.
+
+    Return the rows not sent of every user among them who got the message on no channel.
+    """
+    with factory() as session:
+        before = set(session.scalars(select(Delivery.id).where(Delivery.event_id == event_id))) - set(ids)
+    tried: set[int] = set()
+    batch = list(ids)
+    while batch:
+        send_rows(factory, DELIVERIES, batch, settings)
+        tried.update(batch)
+        with factory() as session:
+            batch = [
+                i
+                for i in session.scalars(
+                    select(Delivery.id).where(Delivery.event_id == event_id).order_by(Delivery.id)
+                )
+                if i not in tried and i not in before
+            ]
+    with factory() as session:
+        rows = session.scalars(select(Delivery).where(Delivery.id.in_(tried))).all()
+        reached = {r.user_id for r in rows if r.status == DeliveryStatus.sent}
+        return [r.id for r in rows if r.user_id not in reached]
 
 
 def deliver_event(factory: sessionmaker, case_id: int, event_id: int, settings: Settings) -> int:  # type: ignore[type-arg]
@@ -204,7 +293,7 @@ def deliver_event(factory: sessionmaker, case_id: int, event_id: int, settings: 
     with factory.begin() as session:
         ids = plan_deliveries(session, case_id, event_id)
         settle(session, event_id, datetime.now(UTC))  # an escalation nobody is to be told of
-    not_sent = send_rows(factory, DELIVERIES, ids, settings)
+    not_sent = send_chain(factory, event_id, ids, settings)
     if not_sent:
         with factory() as session:
             raise failure(f"event {event_id}", ids, not_sent, session, Delivery)

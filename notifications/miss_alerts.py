@@ -12,7 +12,8 @@ from models.config import Settings
 from models.duty.roster import on_duty
 from models.duty.tables import Duty
 from models.homecare.tables import AlertDelivery, FollowUpAlert
-from notifications.delivery import channel_key, masked
+from models.messages import channel_key
+from notifications.delivery import masked
 from notifications.render import render
 from notifications.sending import DeliveryFailed, Kind, Message, Unsendable, any_unsettled, failure, send_rows
 from notifications.sms import SMS_ERRORS, sms_url

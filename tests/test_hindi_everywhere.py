@@ -36,7 +36,7 @@ from models.desk.tables import Contact
 from models.emergency.cases import open_emergency
 from models.homecare.followups import Vitals, make_day_list, record_reading, record_unreachable
 from models.homecare.tables import AlertDelivery, FollowUp, FollowUpAlert, Patient
-from models.messages import CallerMessage, Delivery, DeliveryStatus
+from models.messages import CallerMessage, Delivery, DeliveryStatus, Reason
 from models.oversight.escalation import due_escalations, escalate
 from models.oversight.tables import EscalationRung
 from models.reference.tables import Block, User, Village
@@ -234,6 +234,12 @@ def world(session: Session, district: dict[str, User]) -> dict[str, str]:
         escalate(session, due, now)
     for event in session.scalars(select(CaseEvent)):
         case_messages.plan_deliveries(session, event.case_id, event.id)
+    # An urgent hand-off nobody acknowledged: the stand-in's and the level above's messages.
+    first = session.scalars(select(Delivery).order_by(Delivery.id)).first()
+    assert first is not None
+    for reason, who in ((Reason.stand_in, "bmo"), (Reason.escalated, "collector")):
+        url = u[who].channel_urls[0]
+        case_messages.plan_row(session, first.case_id, first.event_id, u[who], url, reason, first.id)
     session.execute(update(Delivery).where(Delivery.id == 1).values(status=DeliveryStatus.failed))
     session.execute(update(User).values(language="hi"))
     session.commit()
@@ -347,6 +353,7 @@ def test_it_writes_every_message_in_hindi(
         message = case_messages.compose(session, delivery, settings)
         case = session.get_one(Case, delivery.case_id)
         kind = "emergency" if case.emergency and delivery.event.kind == "opened" else delivery.event.kind
+        kind = case_messages.TEMPLATE.get(delivery.reason, kind)
         kinds.add(kind)
         checker.check(f"message {kind} to {delivery.user.username}", [message.title, message.body])
     alert = session.scalars(select(FollowUpAlert)).one()

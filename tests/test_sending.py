@@ -18,13 +18,13 @@ from models.cases.decisions import Intake, open_case
 from models.cases.tables import Case, Priority
 from models.config import Settings
 from models.db import get_sessionmaker
-from models.messages import LEASE, MAX_ATTEMPTS, Delivery, DeliveryStatus, claim, due_retries
+from models.messages import LEASE, MAX_ATTEMPTS, Delivery, DeliveryStatus, Reason, claim, due_retries
 from models.outbox import Outbox
 from models.oversight.escalation import due_escalations, escalate, unnotified
 from models.oversight.tables import Escalation, EscalationRung
 from models.reference.tables import User
 from notifications import DeliveryFailed, GivenUp, deliver_event, plan_deliveries
-from notifications.delivery import DELIVERIES, deliver_escalation
+from notifications.delivery import DELIVERIES, deliver_escalation, plan_row
 from notifications.sending import Kind, Outcome, send_row
 from tests.conftest import csrf_token, login, unique
 
@@ -64,8 +64,21 @@ def opened(session: Session, district: dict[str, User], *channels: str, ago: tim
 
 
 def planned(settings: Settings, case: Case) -> list[int]:
+    """The rows of the case's first event, one to each of the DM's channels.
+
+    On every channel at once (as an emergency's alarm goes), so that each row's sending is on its own,
+    apart from the fallback from one channel to the next (tests/test_channels.py).
+    """
     with get_sessionmaker(settings.database_url).begin() as session:
-        return plan_deliveries(session, case.id, case.events[0].id)
+        event_id = case.events[0].id
+        plan_deliveries(session, case.id, event_id)
+        dm = session.scalars(select(User).where(User.username == "dm")).one()
+        for url in dm.channel_urls:
+            plan_row(session, case.id, event_id, dm, url, Reason.every)
+        session.execute(update(Delivery).where(Delivery.event_id == event_id).values(reason=Reason.every))
+        return list(
+            session.scalars(select(Delivery.id).where(Delivery.event_id == event_id).order_by(Delivery.id))
+        )
 
 
 def row(session: Session, delivery_id: int) -> Delivery:

@@ -231,6 +231,7 @@ def render_case(
             mine=bool(mine),
             mine_seen=min((d.seen_at for d in mine if d.seen_at is not None), default=None),
             seen_after={d.id: minutes_to_seen(d) for d in deliveries if d.seen_at is not None},
+            passed_on={d.follows_id for d in deliveries if d.follows_id is not None},
             events=events,
             merged_here={other.id: other for other in merged_here},
             merge_form=merge_form if merger and is_open else None,

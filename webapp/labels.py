@@ -93,6 +93,15 @@ DELIVERY_LABELS = {
     "sent": _l("Sent"),
     "failed": _l("Failed"),
     "given_up": _l("Given up"),  # failed, with no next attempt until someone sends it again
+    "passed_on": _l("Passed to the next channel"),  # failed, and the message went on (a fallback)
+}
+
+# Why a case's delivery row was made (models/messages.Reason), when not the hand-off itself.
+REASON_LABELS = {
+    "fallback": _l("after the channel before refused it"),
+    "unseen": _l("again: not acknowledged in time on the channel before"),
+    "stand_in": _l("Stand-in: nobody acknowledged it in time"),
+    "escalated": _l("Not acknowledged: the level above"),
 }
 
 
@@ -144,6 +153,7 @@ ALL = {
     "priority": PRIORITY_LABELS,
     "channel": CHANNEL_LABELS,
     "delivery": DELIVERY_LABELS,
+    "reason": REASON_LABELS,
     "source": SOURCE_LABELS,
     "outbox": OUTBOX_LABELS,
     "sex": SEX_LABELS,

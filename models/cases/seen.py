@@ -24,6 +24,23 @@ WAITING_ROLE = {
 }
 
 
+def waiting_on(session: Session, case: Case) -> list[User]:
+    """Whoever the case waits on: its officer, the operators (a call back), the DMs or the Collectors."""
+    if case.state == State.assigned:
+        return [case.officer] if case.officer else []
+    if case.state not in WAITING_ROLE:
+        return []
+    role = WAITING_ROLE[State(case.state)]
+    return list(
+        session.scalars(select(User).where(User.role == role, User.active.is_(True)).order_by(User.id))
+    )
+
+
+def latest_event(session: Session, case_id: int, user_id: int) -> int | None:
+    """The case's latest event with a delivery to user (the step their newest message is about)."""
+    return session.scalar(select(_latest_event(case_id, user_id)))
+
+
 def _latest_event(case_id: int, user_id: int) -> Any:
     """The case's latest event with a delivery to user: the step their newest message is about."""
     return (

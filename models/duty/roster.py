@@ -162,3 +162,26 @@ def on_duty(session: Session, duty: str, now: datetime) -> User | None:
         .order_by(DutyShift.starts_at.desc(), DutyShift.id.desc())
         .limit(1)
     )
+
+
+def stand_in(session: Session, user: User, now: datetime) -> User | None:
+    """The duty roster's next person after `user`, on the duties they hold now: another person on
+    shift now (the latest start first), else whoever's shift starts next. None: they hold no duty now."""
+    duties = session.scalars(
+        select(DutyShift.duty).where(
+            DutyShift.user_id == user.id, DutyShift.starts_at <= now, DutyShift.ends_at > now
+        )
+    ).all()
+    others = (
+        select(User)
+        .join(DutyShift, DutyShift.user_id == User.id)
+        .where(DutyShift.duty.in_(duties), User.id != user.id, User.active.is_(True))
+        .limit(1)
+    )
+    if not duties:
+        return None
+    return session.scalar(
+        others.where(DutyShift.starts_at <= now, DutyShift.ends_at > now).order_by(
+            DutyShift.starts_at.desc(), DutyShift.id.desc()
+        )
+    ) or session.scalar(others.where(DutyShift.starts_at > now).order_by(DutyShift.starts_at, DutyShift.id))

@@ -65,6 +65,7 @@ def emergency_category(session: Session) -> Category:
             assign_minutes=5,
             resolve_minutes=60,
             urgent_minutes=30,
+            ack_minutes=5,
         )
     )
     return session.scalars(by_code).one()

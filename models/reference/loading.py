@@ -118,6 +118,7 @@ def _category(session: Session, row: dict[str, str]) -> str | None:
         reopen_days=_minutes(row, "reopen_days", 7, unit="days"),
         callback_minutes=_minutes(row, "callback_minutes", 120),
         callback_tries=_minutes(row, "callback_tries", 3, unit="tries"),
+        ack_minutes=_minutes(row, "ack_minutes", 10),
     )
     category = session.scalar(select(Category).where(Category.code == row["code"].strip()))
     if category is None:

@@ -65,6 +65,9 @@ class Category(Base):
     # unanswered tries before the Collector may close the case without the caller's word.
     callback_minutes: Mapped[int] = mapped_column(default=120)
     callback_tries: Mapped[int] = mapped_column(default=3)
+    # An urgent case's (or an emergency's) hand-off not acknowledged within this many minutes goes
+    # out again on the next channel, then to the stand-in, then to the level above.
+    ack_minutes: Mapped[int] = mapped_column(default=10, server_default="10")
     department: Mapped[Department] = relationship()
 
     @property

@@ -50,7 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, http_sink: HttpSink) -> Iter
     )
     try:
         stack.start()
-        # The Collector also has an HTTP channel, to check a second kind of Apprise target.
+        # The Collector also has an HTTP channel, after the mail: an emergency's alarm goes on both.
         with get_sessionmaker(database_url).begin() as session:
             collector = session.scalar(select(User).where(User.username == "collector"))
             assert collector is not None

@@ -14,11 +14,14 @@ from models.duty.tables import Duty, DutyShift
 from models.reference.tables import User
 from scripts.stack import Stack
 from tests.e2e.web import PrefectApi, WebUser, field, mails_about, wait_until
+from tests.helpers import HttpSink
 
 pytestmark = pytest.mark.e2e
 
 
-def test_it_reaches_the_duty_officer_within_a_minute(stack: Stack, users: dict[str, WebUser]) -> None:
+def test_it_reaches_the_duty_officer_within_a_minute(
+    stack: Stack, users: dict[str, WebUser], http_sink: HttpSink
+) -> None:
     with get_sessionmaker(stack.database_url).begin() as session:
         officer = session.scalar(select(User).where(User.username == "dfo"))
         assert officer is not None
@@ -61,6 +64,10 @@ def test_it_reaches_the_duty_officer_within_a_minute(stack: Stack, users: dict[s
     # The one who must act hears first, and once: before the DMs and the Collectors (#13).
     mails = [to for to, _ in mails_about(maildir, number)]
     assert mails[0] == "dfo@demo.local" and mails.count("dfo@demo.local") == 1, mails
+    # The alarm goes on every channel at once: the Collector's HTTP channel after the mail too.
+    assert wait_until(
+        lambda: [p for p in http_sink.received if number in p.get("title", "")], what="the alarm"
+    )
 
     # Still one flow run, with the whole history: the DM's step taken by the roster.
     prefect = PrefectApi(stack.api_url)
