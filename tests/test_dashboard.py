@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.cases.decisions import Intake, decide, open_case
 from models.cases.lifecycle import Action
-from models.cases.tables import Priority
+from models.cases.tables import CaseEvent, Priority
 from models.desk.tables import Call
+from models.messages import Delivery, Reason
 from models.reference.tables import User
 from models.times import day_start, india_day
 from tests.conftest import login
@@ -106,3 +108,33 @@ def test_it_shows_an_empty_district(client: FlaskClient, district: dict[str, Use
     login(client, "dm")
     page = client.get("/dashboard").get_data(as_text=True)
     assert "No complaint was opened in this period." in page
+
+
+def test_it_shows_who_saw_their_hand_offs_and_how_soon(
+    client: FlaskClient, session: Session, district: dict[str, User], today: str
+) -> None:
+    """The officer saw the assignment 6 minutes after its mail; the DMs never saw the new complaints.
+    A step told on two channels (the first refused) counts once."""
+    now = datetime.now(UTC)
+    for event in session.scalars(select(CaseEvent).where(CaseEvent.kind.in_(["opened", "assign"]))):
+        user = district["cmho"] if event.kind == "assign" else district["dm"]
+        sent = now - timedelta(minutes=30)
+        for reason, status in ((Reason.first, "failed"), (Reason.fallback, "sent")):
+            seen = sent + timedelta(minutes=6) if user is district["cmho"] and status == "sent" else None
+            session.add(
+                Delivery(
+                    case_id=event.case_id, event_id=event.id, user_id=user.id, channel_key=reason,
+                    channel=reason, status=status, sent_at=sent if status == "sent" else None,
+                    seen_at=seen, reason=reason,
+                )
+            )  # fmt: skip
+    session.commit()
+    login(client, "collector")
+    page = client.get("/dashboard?period=today").get_data(as_text=True)
+    section = page.split('id="seen"', 1)[1].split("</table>", 1)[0]
+    rows = [re.sub(r"<[^>]+>", "|", r) for r in section.split("<tr>")[2:]]
+    cells = [[c.strip() for c in r.split("|") if c.strip()] for r in rows]
+    assert cells == [
+        ["District Magistrate", "District Magistrate", "2", "0", "–", "–"],  # the role, as the pages name it
+        ["Dr. Ramesh Gupta", "Officer", "1", "1", "6 min", "6 min"],
+    ], cells

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from models.cases.lifecycle import State, Step
 from models.outbox import parked_count
+from models.oversight.acknowledgement import acknowledgement
 from models.oversight.feedback import feedback
 from models.oversight.stats import (
     AGES,
@@ -32,7 +33,7 @@ from models.reference.tables import Block, Category, Role, User
 from webapp.auth import roles_required
 from webapp.dates import day, short_day, when
 from webapp.db import get_session
-from webapp.labels import STATE_LABELS, localized
+from webapp.labels import ROLE_LABELS, STATE_LABELS, localized
 
 bp = Blueprint("dashboard", __name__)
 
@@ -334,6 +335,10 @@ def index() -> str:
         chosen_label=labels[period],
         # The call backs that ended in the period chosen (not a cohort: a call back ends after opening).
         feedback=feedback(db, chosen.window.start, chosen.window.end),
+        seen=[
+            (p.name, ROLE_LABELS[p.role], number(p.sent), number(p.seen), duration(p.median), duration(p.p90))
+            for p in acknowledgement(db, chosen.window.start, chosen.window.end)
+        ],
         period_links=[
             Figure(labels[name], labels[name], None if name == period else url_for(".index", period=name))
             for name in PERIODS

@@ -22,6 +22,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("reason", sa.String(length=16), nullable=False, server_default="every"))
         batch_op.add_column(sa.Column("follows_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key("fk_deliveries_follows_id", "deliveries", ["follows_id"], ["id"])
+        batch_op.create_index("ix_deliveries_sent_at", ["sent_at"], unique=False)
     with op.batch_alter_table("categories") as batch_op:
         batch_op.add_column(sa.Column("ack_minutes", sa.Integer(), nullable=False, server_default="10"))
 
@@ -30,6 +31,7 @@ def downgrade() -> None:
     with op.batch_alter_table("categories") as batch_op:
         batch_op.drop_column("ack_minutes")
     with op.batch_alter_table("deliveries") as batch_op:
+        batch_op.drop_index("ix_deliveries_sent_at")
         batch_op.drop_constraint("fk_deliveries_follows_id", type_="foreignkey")
         batch_op.drop_column("follows_id")
         batch_op.drop_column("reason")
