@@ -156,8 +156,13 @@ def pass_on(session: Session, row: Delivery) -> None:
         return
     urls = row.user.channel_urls
     keys = [channel_key(url) for url in urls]
-    if row.channel_key in keys and keys.index(row.channel_key) + 1 < len(urls):
-        following = urls[keys.index(row.channel_key) + 1]
+    tried = set(session.scalars(select(Delivery.channel_key).where(mine)))
+    # The channel after this one; or, when this one was dropped from the list, the first not tried.
+    after = keys.index(row.channel_key) + 1 if row.channel_key in keys else 0
+    following = next(
+        (url for url, key in zip(urls[after:], keys[after:], strict=True) if key not in tried), None
+    )
+    if following is not None:
         plan_row(session, row.case_id, row.event_id, row.user, following, Reason.fallback, row.id)
 
 

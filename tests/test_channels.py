@@ -22,7 +22,7 @@ from models.db import get_sessionmaker
 from models.duty.tables import Duty, DutyShift
 from models.messages import Delivery, due_retries
 from models.reference.tables import User
-from notifications import deliver_event
+from notifications import deliver_event, plan_deliveries
 from notifications.mailsink import body_text, read_messages, start
 from tests.conftest import login, open_case
 from tests.helpers import HttpSink, free_port, mail_url
@@ -80,6 +80,25 @@ def test_it_falls_over_to_the_next_channel_within_seconds(
     login(client, "collector")
     page = client.get(f"/cases/{number}").get_data(as_text=True)
     assert "Passed to the next channel" in page and "after the channel before refused it" in page
+
+
+def test_it_passes_a_message_whose_channel_was_dropped_to_the_new_first_channel(
+    env: Settings, client: FlaskClient, session: Session, district: dict[str, User], http_sink: HttpSink
+) -> None:
+    district["dm"].notify_urls = mail_url(free_port(), "dm@test.local")
+    session.commit()
+    login(client, "operator")
+    number = open_case(client, description="बिस्तर चाहिए")
+    case = session.scalars(select(Case).where(Case.number == number)).one()
+    factory = get_sessionmaker(env.database_url)
+    with factory.begin() as db:
+        plan_deliveries(db, case.id, case.events[0].id)  # planned; then the DM's channels change
+    district["dm"].notify_urls = f"json://127.0.0.1:{http_sink.port}/"
+    session.commit()
+    assert deliver_event(factory, case.id, case.events[0].id, env) == 1
+    dropped, fallback = rows(session, case.id)
+    assert dropped.last_error == "channel no longer configured for this user"
+    assert (fallback.reason, fallback.status) == ("fallback", "sent") and len(http_sink.received) == 1
 
 
 def test_it_carries_an_unacknowledged_emergency_to_the_next_channel_then_the_stand_in_once(
