@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from models.config import Settings
+from models.config import URGENT_QUEUE, Settings
 from models.homecare.schedule import request_key
 from models.outbox import Outbox
 from models.times import INDIA
@@ -47,8 +47,12 @@ class NeverContinues(Exception):
     """Prefect says the run will not go on (cancelled, ended, missing, crashed too often): park the row."""
 
 
-def start_case(row: Outbox, settings: Settings) -> str:
-    """Start the case's run (or its next run: a reopened or restarted case); return the run's id."""
+def start_case(row: Outbox, settings: Settings, urgent: bool = False) -> str:
+    """Start the case's run (or its next run: a reopened or restarted case); return the run's id.
+
+    An urgent case's run (an emergency's too) goes to the pool's urgent queue, which workers take
+    from first (flows/automations.URGENT_QUEUE): at its start and at each resume, before routine runs.
+    """
     from prefect.deployments import run_deployment
 
     number = row.payload["case_number"]
@@ -73,6 +77,7 @@ def start_case(row: Outbox, settings: Settings) -> str:
         flow_run_name=number,
         tags=[f"case:{number}"],
         as_subflow=False,
+        **({"work_queue_name": URGENT_QUEUE} if urgent else {}),
     )
     return str(flow_run.id)
 
