@@ -86,6 +86,27 @@ class WebUser:
         )
         return Timed(response.status_code, number, sent_at, seconds, form_seconds)
 
+    async def open_emergency(self, label: str = "") -> Timed:
+        """Submit the emergency form (straight to the duty officer); time the POST."""
+        page = (await self.http.get("/emergencies/new")).text
+        data = {
+            "csrf_token": hidden(page, "csrf_token"),
+            "token": hidden(page, "token"),
+            "caller_name": f"Bench emergency {label}".strip(),
+            "phone": f"9{secrets.randbelow(10**9):09d}",
+            "village": "1",
+            "description": "SpO2 86, breathless (benchmark)",
+        }
+        sent_at, started = time.time(), time.perf_counter()
+        try:
+            response = await self.http.post("/emergencies/new", data=data)
+        except httpx.HTTPError:
+            return Timed(0, "", sent_at, time.perf_counter() - started)
+        number = (
+            response.headers.get("location", "").rsplit("/", 1)[-1] if response.status_code == 302 else ""
+        )
+        return Timed(response.status_code, number, sent_at, time.perf_counter() - started)
+
     async def act_by_link(self, link: str, action: str, **fields: str) -> tuple[float, Timed]:
         """Open a one-tap link (which records "seen") and take its step: (seconds to open it, the POST).
 

@@ -1,7 +1,9 @@
 """The dispatcher's talk with Prefect: start runs by deployment name, resume them, revive crashed ones.
 
 Prefect is imported inside the functions: `python -m dispatch --help` and the tests of the claim
-logic need none of it.
+logic need none of it. One Prefect client serves the whole process (`client()`): a client per
+row cost a CSRF-token request (a 422 on a server without CSRF protection) and a new connection
+each time, and a start by name one more look-up of the deployment, which is remembered instead.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from models.config import Settings
+from models.config import URGENT_QUEUE, Settings
 from models.homecare.schedule import request_key
 from models.outbox import Outbox
 from models.times import INDIA
@@ -27,6 +29,54 @@ STUCK_PENDING = timedelta(minutes=2)
 # about a minute), then suspends or ends. Reviving a run that was only slow is safe: its steps skip
 # what they finished and claim each message before sending it.
 STUCK_RUNNING = timedelta(minutes=6)
+
+
+_clients: dict[str, Any] = {}  # this process's Prefect client, by API URL
+_deployments: dict[tuple[str, str], Any] = {}  # (API URL, "flow/deployment") -> the deployment's id
+
+
+def client() -> Any:
+    """This process's Prefect client (sync), made on first use; the dispatcher is one thread."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    url = str(PREFECT_API_URL.value())
+    if url not in _clients:
+        made = get_client(sync_client=True)
+        made.__enter__()
+        _clients[url] = made
+    return _clients[url]
+
+
+def create_run(name: str, parameters: dict[str, Any], key: str, tags: list[str], **options: Any) -> Any:
+    """A run of deployment `name` ("flow/deployment"), as run_deployment(timeout=0) makes it, on
+    this process's client: the same key returns the run made the first time.
+
+    :raise ObjectNotFound: no such deployment.
+    """
+    from prefect.exceptions import ObjectNotFound
+    from prefect.states import Scheduled
+
+    api = client()
+    cached = (str(api.api_url), name)
+
+    def create() -> Any:
+        if cached not in _deployments:
+            _deployments[cached] = api.read_deployment_by_name(name).id
+        return api.create_flow_run_from_deployment(
+            _deployments[cached],
+            parameters=parameters,
+            state=Scheduled(),
+            idempotency_key=key,
+            tags=tags,
+            **options,
+        )
+
+    try:
+        return create()
+    except ObjectNotFound:  # deployed again under a new id since it was looked up: look it up again
+        _deployments.pop(cached, None)
+        return create()
 
 
 def stuck(state: Any, now: datetime | None = None) -> bool:
@@ -47,10 +97,12 @@ class NeverContinues(Exception):
     """Prefect says the run will not go on (cancelled, ended, missing, crashed too often): park the row."""
 
 
-def start_case(row: Outbox, settings: Settings) -> str:
-    """Start the case's run (or its next run: a reopened or restarted case); return the run's id."""
-    from prefect.deployments import run_deployment
+def start_case(row: Outbox, settings: Settings, urgent: bool = False) -> str:
+    """Start the case's run (or its next run: a reopened or restarted case); return the run's id.
 
+    An urgent case's run (an emergency's too) goes to the pool's urgent queue, which workers take
+    from first (flows/automations.URGENT_QUEUE): at its start and at each resume, before routine runs.
+    """
     number = row.payload["case_number"]
     parameters: dict[str, Any] = {
         "case_id": row.case_id,
@@ -64,15 +116,14 @@ def start_case(row: Outbox, settings: Settings) -> str:
     if row.kind == "restart":
         parameters |= {"step": row.payload["step"], "restart": True}
         key = f"case-{number}-restart-{row.id}"
-    flow_run = run_deployment(
-        name=settings.deployment,
-        parameters=parameters,
-        timeout=0,
+    flow_run = create_run(
+        settings.deployment,
+        parameters,
         # The key makes a repeated start (a retry after a lost reply) return the same run.
-        idempotency_key=key,
-        flow_run_name=number,
-        tags=[f"case:{number}"],
-        as_subflow=False,
+        key,
+        [f"case:{number}"],
+        name=number,
+        **({"work_queue_name": URGENT_QUEUE} if urgent else {}),
     )
     return str(flow_run.id)
 
@@ -93,16 +144,12 @@ def other_run(row: Outbox, settings: Settings, now: datetime) -> tuple[str, dict
 
 def start_other(row: Outbox, settings: Settings) -> str:
     """Start an advisory's run, a follow-up list asked for now, or the message retries; say what was done."""
-    from prefect.deployments import run_deployment
-
     target = other_run(row, settings, datetime.now(UTC))
     if target is None:
         return f"not started: {row.kind} {row.payload} is of a day that is over"
     name, parameters, key = target
     # As for a case: a repeated start returns the run made the first time.
-    flow_run = run_deployment(
-        name=name, parameters=parameters, timeout=0, idempotency_key=key, tags=[row.kind], as_subflow=False
-    )
+    flow_run = create_run(name, parameters, key, [row.kind])
     return f"{row.kind} run {flow_run.id}"
 
 
@@ -111,37 +158,36 @@ def resume(flow_run_id: str | None, row: Outbox) -> str:
 
     :raise NotReady: the run is not yet waiting there. :raise NeverContinues: it never will.
     """
-    from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.responses import SetStateStatus
     from prefect.exceptions import ObjectNotFound
 
     if not flow_run_id:
         raise NotReady("the run has not been created yet")
-    with get_client(sync_client=True) as client:
-        try:
-            run = client.read_flow_run(flow_run_id)  # type: ignore[arg-type]
-        except ObjectNotFound:
-            raise NeverContinues(f"Prefect has no run {flow_run_id}") from None
-        state = run.state
-        seen = set(run.empirical_policy.pause_keys or ())
-        if state is not None and state.is_paused() and state.state_details.pause_key == row.pause_key:
-            result = client.resume_flow_run(run.id, run_input=row.payload)
-            if result.status != SetStateStatus.ACCEPT:
-                raise NotReady(f"resume not accepted: {result.details}")
-            return "resumed"
-        kind = state.type if state is not None else None
-        # Before the pause keys: a run reaches a key when it suspends there, so a run cancelled
-        # or crashed while it waited has "seen" the key this decision was never delivered to.
-        if kind in (StateType.CANCELLED, StateType.CANCELLING):
-            raise NeverContinues(f"the run was cancelled in Prefect ({state.name if state else ''})")
-        if kind in (StateType.CRASHED, StateType.FAILED) or (state is not None and stuck(state)):
-            raise NotReady(f"run was {state.name if state else ''}; {revive(client, run.id)}")
-        if row.pause_key in seen:
-            return "already resumed"  # a reply lost after an earlier resume; the run went on
-        if kind == StateType.COMPLETED:
-            raise NeverContinues(f"the run had already ended before {row.pause_key}")
-        raise NotReady(f"run is {state.name if state else 'unknown'}, not yet waiting at {row.pause_key}")
+    api = client()
+    try:
+        run = api.read_flow_run(flow_run_id)  # type: ignore[arg-type]
+    except ObjectNotFound:
+        raise NeverContinues(f"Prefect has no run {flow_run_id}") from None
+    state = run.state
+    seen = set(run.empirical_policy.pause_keys or ())
+    if state is not None and state.is_paused() and state.state_details.pause_key == row.pause_key:
+        result = api.resume_flow_run(run.id, run_input=row.payload)
+        if result.status != SetStateStatus.ACCEPT:
+            raise NotReady(f"resume not accepted: {result.details}")
+        return "resumed"
+    kind = state.type if state is not None else None
+    # Before the pause keys: a run reaches a key when it suspends there, so a run cancelled
+    # or crashed while it waited has "seen" the key this decision was never delivered to.
+    if kind in (StateType.CANCELLED, StateType.CANCELLING):
+        raise NeverContinues(f"the run was cancelled in Prefect ({state.name if state else ''})")
+    if kind in (StateType.CRASHED, StateType.FAILED) or (state is not None and stuck(state)):
+        raise NotReady(f"run was {state.name if state else ''}; {revive(api, run.id)}")
+    if row.pause_key in seen:
+        return "already resumed"  # a reply lost after an earlier resume; the run went on
+    if kind == StateType.COMPLETED:
+        raise NeverContinues(f"the run had already ended before {row.pause_key}")
+    raise NotReady(f"run is {state.name if state else 'unknown'}, not yet waiting at {row.pause_key}")
 
 
 def revive(client: Any, run_id: Any, force: bool = False) -> str:
@@ -183,7 +229,6 @@ def revive(client: Any, run_id: Any, force: bool = False) -> str:
 def crashed_runs(settings: Settings, limit: int = 200) -> list[str]:
     """Ids of the complaint flow's runs Prefect holds as crashed, or Pending or Running since their
     process died (stuck)."""
-    from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowFilter,
         FlowFilterName,
@@ -194,18 +239,15 @@ def crashed_runs(settings: Settings, limit: int = 200) -> list[str]:
     from prefect.client.schemas.objects import StateType
 
     flow_name = settings.deployment.split("/")[0]
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(
-                    type=FlowRunFilterStateType(
-                        any_=[StateType.CRASHED, StateType.PENDING, StateType.RUNNING]
-                    )
-                )
-            ),
-            limit=limit,
-        )
+    runs = client().read_flow_runs(
+        flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(
+                type=FlowRunFilterStateType(any_=[StateType.CRASHED, StateType.PENDING, StateType.RUNNING])
+            )
+        ),
+        limit=limit,
+    )
     return [
         str(run.id)
         for run in runs
@@ -215,11 +257,9 @@ def crashed_runs(settings: Settings, limit: int = 200) -> list[str]:
 
 def revive_run(flow_run_id: str, force: bool = False) -> str:
     """Revive one crashed run (see revive). :raise NeverContinues: as revive, or no such run."""
-    from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
-    with get_client(sync_client=True) as client:
-        try:
-            return revive(client, flow_run_id, force)
-        except ObjectNotFound:
-            raise NeverContinues(f"Prefect has no run {flow_run_id}") from None
+    try:
+        return revive(client(), flow_run_id, force)
+    except ObjectNotFound:
+        raise NeverContinues(f"Prefect has no run {flow_run_id}") from None

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch import engine
 from dispatch.engine import NeverContinues, NotReady
-from models.cases.tables import Case
+from models.cases.tables import Case, Priority
 from models.config import Settings
 from models.db import get_sessionmaker
 from models.outbox import Outbox, claim_due, mark_done, park, retry_later, take_lease, undone_cases
@@ -54,7 +54,8 @@ def unreachable(exc: Exception) -> bool:
 def hand_over(session: Session, row: Outbox, settings: Settings) -> str:
     """Do what the row asks of Prefect; return what was done. Raises as engine's calls do."""
     if row.kind in ("start", "restart"):
-        run_id = engine.start_case(row, settings)
+        urgent = session.get_one(Case, row.case_id).priority == Priority.urgent
+        run_id = engine.start_case(row, settings, urgent)
         session.execute(update(Case).where(Case.id == row.case_id).values(flow_run_id=run_id))
         return f"started {run_id}"
     if row.kind == "resume":

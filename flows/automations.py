@@ -1,4 +1,10 @@
-"""Prefect automations the deployment relies on: `python -m flows.automations` creates or updates them.
+"""What the deployment relies on in Prefect besides prefect.yaml: `python -m flows.automations` creates
+or updates the zombie-run automation and the urgent work queue.
+
+An urgent case's runs (an emergency's) go to the work pool's `urgent` queue (models/config.URGENT_QUEUE,
+dispatch/engine.start_case), first in the pool's priority: a worker with a free slot takes its
+runs, starts and resumes alike, before the default queue's, so a storm of routine complaints does
+not hold an emergency back.
 
 A worker machine that dies mid-step leaves its flow run "Running" for ever. Flow
 runs send heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, default 180 s); this
@@ -25,7 +31,7 @@ from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 
-from models.config import Settings
+from models.config import URGENT_QUEUE, Settings
 
 ZOMBIES = "control-room: crash unresponsive complaint runs"
 
@@ -80,7 +86,25 @@ def zombie_automation(within: timedelta, flow_name: str) -> Automation:
     )
 
 
+def ensure_urgent_queue(deployment: str) -> str:
+    """The urgent queue in the deployment's work pool, first in priority; return what was done."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        pool = client.read_deployment_by_name(deployment).work_pool_name
+        try:
+            queue = client.read_work_queue_by_name(URGENT_QUEUE, work_pool_name=pool)
+        except ObjectNotFound:
+            client.create_work_queue(name=URGENT_QUEUE, work_pool_name=pool, priority=1)
+            return f"created work queue {URGENT_QUEUE!r} in {pool!r}, priority 1"
+        if queue.priority != 1:  # made by a run that named it first: last in priority
+            client.update_work_queue(queue.id, priority=1)
+        return f"work queue {URGENT_QUEUE!r} in {pool!r} has priority 1"
+
+
 def main() -> None:
+    print(ensure_urgent_queue(Settings.from_env().deployment))
     heartbeat = int(os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "180"))
     flow_name = Settings.from_env().deployment.split("/")[0]  # the flow the dispatcher revives
     wanted = zombie_automation(timedelta(seconds=int(heartbeat * 2.5)), flow_name)

@@ -15,6 +15,9 @@ INSTANCE = Path(os.environ.get("CONTROL_ROOM_INSTANCE", ROOT / "instance"))
 # templates exist for these only); a user's and an advisory's language is one of them.
 LANGUAGES = {"en": "English", "hi": "हिन्दी"}  # each by its own name
 DEV_SECRET = "dev-only-secret-change-me"
+# The work queue, first in its pool's priority, of an urgent case's flow runs (an emergency's too):
+# workers take its runs, and their resumes, before the default queue's (flows/automations.py makes it).
+URGENT_QUEUE = "urgent"
 
 
 class ImproperlyConfigured(RuntimeError):

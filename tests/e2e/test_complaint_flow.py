@@ -69,6 +69,7 @@ def test_it_carries_a_complaint_to_closure(
     assert len(prefect.runs_named(number)) == 1
     run = runs[0]
     assert f"case:{number}" in run["tags"]
+    assert run["work_queue_name"] == "default"  # a routine complaint: after any urgent run
     states = prefect.states(run["id"])
     assert states.count("Suspended") == len(steps) and states[-1] == "Completed"
     # Each resume replays the flow: earlier tasks come back "Cached"; each ran ("Completed") once.

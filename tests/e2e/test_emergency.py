@@ -73,6 +73,10 @@ def test_it_reaches_the_duty_officer_within_a_minute(
     prefect = PrefectApi(stack.api_url)
     runs = prefect.runs_named(number)
     assert len(runs) == 1
+    # In the urgent queue, which workers take from before the default queue (a storm's routine runs).
+    assert runs[0]["work_queue_name"] == "urgent"
+    queues = prefect.http.post(f"/work_pools/{runs[0]['work_pool_name']}/queues/filter", json={}).json()
+    assert [q["name"] for q in sorted(queues, key=lambda q: q["priority"])][0] == "urgent"
     assert prefect.states(runs[0]["id"]).count("Suspended") >= 1
     with get_sessionmaker(stack.database_url)() as session:
         case = session.scalar(select(Case).where(Case.number == number))
