@@ -48,8 +48,8 @@ def client() -> Any:
     return _clients[url]
 
 
-def create_run(name: str, parameters: dict[str, Any], key: str, tags: list[str], **options: Any) -> Any:
-    """A run of deployment `name` ("flow/deployment"), as run_deployment(timeout=0) makes it, on
+def create_run(deployment: str, parameters: dict[str, Any], key: str, tags: list[str], **options: Any) -> Any:
+    """A run of `deployment` ("flow/deployment"), as run_deployment(timeout=0) makes it, on
     this process's client: the same key returns the run made the first time.
 
     :raise ObjectNotFound: no such deployment.
@@ -58,11 +58,11 @@ def create_run(name: str, parameters: dict[str, Any], key: str, tags: list[str],
     from prefect.states import Scheduled
 
     api = client()
-    cached = (str(api.api_url), name)
+    cached = (str(api.api_url), deployment)
 
     def create() -> Any:
         if cached not in _deployments:
-            _deployments[cached] = api.read_deployment_by_name(name).id
+            _deployments[cached] = api.read_deployment_by_name(deployment).id
         return api.create_flow_run_from_deployment(
             _deployments[cached],
             parameters=parameters,
