@@ -123,7 +123,7 @@ def build_world(session: Session, district: dict[str, User]) -> dict[str, str]:
     from models.advisories.tables import Advisory
     from models.cases.tables import CaseEvent
     from models.homecare.followups import make_day_list
-    from models.messages import Delivery, DeliveryStatus
+    from models.messages import Delivery, DeliveryStatus, Reason
     from models.outbox import Outbox
     from models.times import INDIA
 
@@ -141,6 +141,21 @@ def build_world(session: Session, district: dict[str, User]) -> dict[str, str]:
     failed = Delivery(case_id=event.case_id, event_id=event.id, user_id=district["dm"].id, channel_key="k")
     failed.channel, failed.status = "mailto://dm", DeliveryStatus.failed
     session.add(failed)
+    # The same message passed to the DM's next channel, unseen, then to a stand-in and the level above.
+    session.flush()
+    for user, key, reason, follows in (
+        ("dm", "k2", Reason.fallback, failed.id),
+        ("bmo", "k3", Reason.stand_in, failed.id),
+        ("collector", "k4", Reason.escalated, failed.id),
+    ):
+        session.add(
+            Delivery(
+                case_id=event.case_id, event_id=event.id, user_id=district[user].id, channel_key=key,
+                channel=f"mailto://{user}", status=DeliveryStatus.sent, sent_at=now, reason=reason,
+                follows_id=follows,
+            )
+        )  # fmt: skip
+    failed.next_attempt_at = None  # passed on: tried no more
     row = session.scalars(select(Outbox).where(Outbox.case_id == event.case_id)).first()
     assert row is not None
     row.parked_at, row.last_error = datetime.now(UTC), "parked"
