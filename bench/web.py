@@ -75,16 +75,7 @@ class WebUser:
             "description": "Needs a hospital bed (benchmark)",
             **overrides,
         }
-        sent_at, started = time.time(), time.perf_counter()
-        try:
-            response = await self.http.post("/cases/new", data=data)
-        except httpx.HTTPError:
-            return Timed(0, "", sent_at, time.perf_counter() - started, form_seconds)
-        seconds = time.perf_counter() - started
-        number = (
-            response.headers.get("location", "").rsplit("/", 1)[-1] if response.status_code == 302 else ""
-        )
-        return Timed(response.status_code, number, sent_at, seconds, form_seconds)
+        return await self._submit("/cases/new", data, form_seconds)
 
     async def open_emergency(self, label: str = "") -> Timed:
         """Submit the emergency form (straight to the duty officer); time the POST."""
@@ -97,15 +88,20 @@ class WebUser:
             "village": "1",
             "description": "SpO2 86, breathless (benchmark)",
         }
+        return await self._submit("/emergencies/new", data)
+
+    async def _submit(self, path: str, data: dict[str, Any], form_seconds: float = 0.0) -> Timed:
+        """POST a form that opens a case; time it, and read the case's number from the redirect."""
         sent_at, started = time.time(), time.perf_counter()
         try:
-            response = await self.http.post("/emergencies/new", data=data)
+            response = await self.http.post(path, data=data)
         except httpx.HTTPError:
-            return Timed(0, "", sent_at, time.perf_counter() - started)
+            return Timed(0, "", sent_at, time.perf_counter() - started, form_seconds)
+        seconds = time.perf_counter() - started
         number = (
             response.headers.get("location", "").rsplit("/", 1)[-1] if response.status_code == 302 else ""
         )
-        return Timed(response.status_code, number, sent_at, time.perf_counter() - started)
+        return Timed(response.status_code, number, sent_at, seconds, form_seconds)
 
     async def act_by_link(self, link: str, action: str, **fields: str) -> tuple[float, Timed]:
         """Open a one-tap link (which records "seen") and take its step: (seconds to open it, the POST).
