@@ -8,6 +8,7 @@ each time, and a start by name one more look-up of the deployment, which is reme
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -173,6 +174,8 @@ def resume(flow_run_id: str | None, row: Outbox) -> str:
     seen = set(run.empirical_policy.pause_keys or ())
     if state is not None and state.is_paused() and state.state_details.pause_key == row.pause_key:
         result = api.resume_flow_run(run.id, run_input=row.payload)
+        if result.status != SetStateStatus.ACCEPT and restore_schema(api, run.id, state):
+            result = api.resume_flow_run(run.id, run_input=row.payload)
         if result.status != SetStateStatus.ACCEPT:
             raise NotReady(f"resume not accepted: {result.details}")
         return "resumed"
@@ -188,6 +191,34 @@ def resume(flow_run_id: str | None, row: Outbox) -> str:
     if kind == StateType.COMPLETED:
         raise NeverContinues(f"the run had already ended before {row.pause_key}")
     raise NotReady(f"run is {state.name if state else 'unknown'}, not yet waiting at {row.pause_key}")
+
+
+def restore_schema(api: Any, run_id: Any, state: Any) -> bool:
+    """Save the input schema of a run that died between suspending and saving it; true if it did.
+
+    Prefect's suspend sets the Suspended state first and saves the schema of the input it waits
+    for after: a process killed in between (its worker's machine died) leaves a run that refuses
+    every resume ("Run input schema not found"). The schema saved here lets the decision through;
+    the flow validates the decision itself as it loads it (flows/complaint.Decision).
+    """
+    import httpx
+
+    keyset = state.state_details.run_input_keyset
+    if not keyset:
+        return False
+    try:
+        api.read_flow_run_input(run_id, keyset["schema"])
+        return False  # the schema is there: the resume was refused for another reason
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code != 404:
+            raise
+    api.create_flow_run_input(run_id, key=keyset["schema"], value=json.dumps({"type": "object"}))
+    log.warning(
+        "run %s had no input schema at %s (its process died as it suspended); saved one",
+        run_id,
+        keyset["schema"],
+    )
+    return True
 
 
 def revive(client: Any, run_id: Any, force: bool = False) -> str:

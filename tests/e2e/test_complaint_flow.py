@@ -268,3 +268,25 @@ def test_it_puts_back_a_waiting_run_marked_crashed(
     assert len(prefect.runs_named(number)) == 1
     states = prefect.states(run["id"])
     assert states[states.index("Crashed") + 1] == "Suspended", states
+
+
+def test_it_resumes_a_run_that_died_before_saving_its_input_schema(
+    stack: Stack, users: dict[str, WebUser], cmho_id: str
+) -> None:
+    """Prefect's suspend sets the Suspended state, then saves the schema of the input it waits for: a
+    worker killed in between (the fault drill's dead worker, tests/e2e/cluster) leaves a run that
+    refuses every resume ("Run input schema not found"). The dispatcher saves a schema and resumes it."""
+    prefect = PrefectApi(stack.api_url)
+    number = users["operator"].open_case(caller_name="Half suspended")
+    wait_for_mails(stack, number, 1)
+    run = wait_until(
+        lambda: [r for r in prefect.runs_named(number) if r["state_name"] == "Suspended"], what="suspended"
+    )[0]
+    schema = run["state"]["state_details"]["run_input_keyset"]["schema"]
+    assert (
+        prefect.http.delete(f"/flow_runs/{run['id']}/input/{schema}").status_code == 204
+    )  # as if never saved
+    users["dm"].decide(number, "assign", officer=cmho_id)
+    mails = wait_for_mails(stack, number, 2)
+    assert [to for to, _ in mails] == ["dm@demo.local", "cmho@demo.local"]
+    assert prefect.http.get(f"/flow_runs/{run['id']}/input/{schema}").status_code == 200
