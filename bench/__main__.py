@@ -1,8 +1,8 @@
-"""python -m bench [NAME ...] [--quick] [--postgres] [--engine worker|serve]: run the benchmarks.
+"""python -m bench [NAME ...] [--quick] [--postgres] [--cluster] [--engine worker|serve]: run the benchmarks.
 
 Each benchmark starts its own stack on free ports (SQLite by default, PostgreSQL with
---postgres), prints one JSON line per figure as it is measured and a table at the end,
-and stops the stack whatever happens.
+--postgres, scripts/cluster.py's layout with --cluster), prints one JSON line per figure as
+it is measured and a table at the end, and stops the stack whatever happens.
 """
 
 from __future__ import annotations
@@ -96,24 +96,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--copies",
         type=int,
-        default=1,
-        help="dispatchers and workers (each with its launch server) to run: 2 measures two of everything",
+        help="dispatchers and workers (each with its launch server) to run: 2 measures two of everything "
+        "(default 1; 2 with --cluster)",
+    )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="scripts/cluster.py's layout: two Prefect API servers and its services on PostgreSQL and "
+        "Redis (databases 12, 13), two web nodes, nginx in front (implies --postgres)",
     )
     parser.add_argument("--keep", action="store_true", help="keep each stack's instance folder (logs, mail)")
     parser.add_argument("--json", type=Path, help="also append the JSON lines to this file")
     args = parser.parse_args(argv)
     if any("=" not in e for e in args.env):
         parser.error("--env takes KEY=VALUE")
+    if args.cluster and args.engine != "worker":
+        parser.error("--cluster runs the flows on workers (--engine worker)")
     options = Options(
         quick=args.quick,
-        postgres=args.postgres,
+        postgres=args.postgres or args.cluster,
         engine=args.engine,
         keep=args.keep,
         web_workers=args.web_workers,
         work_limit=args.work_limit,
         pg_url=args.pg_url,
         env=tuple(tuple(e.split("=", 1)) for e in args.env),
-        copies=args.copies,
+        copies=args.copies or (2 if args.cluster else 1),
+        cluster=args.cluster,
     )  # type: ignore[misc]
     signal.signal(signal.SIGTERM, _terminate)
     report = Report(db=options.db, json_file=args.json)

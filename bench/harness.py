@@ -1,9 +1,11 @@
 """A whole Control Room stack for one benchmark: free ports, its own databases, either engine.
 
-The stack is scripts.stack.Stack, started part by part as Stack.start() does, plus the
-floor deployment (bench/prefect.yaml) and, for `--engine serve`, a `serve` process in
-place of the process worker. Everything it started is stopped in shutdown(), including
-flow-run processes the worker started in sessions of their own.
+The stack is scripts.stack.Stack (with --cluster scripts.cluster.Cluster: two Prefect API
+servers and its services on PostgreSQL and Redis, two web nodes, nginx in front of both),
+started part by part as Stack.start() does, plus the floor deployment (bench/prefect.yaml)
+and, for `--engine serve`, a `serve` process in place of the process worker. Everything it
+started is stopped in shutdown(), including flow-run processes the worker started in sessions
+of their own.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from typing import Any, TypeVar
 import httpx
 import psutil
 import psycopg
+import redis
 import yaml
 from sqlalchemy.engine import make_url
 
 from bench.procs import tree
+from scripts.cluster import Cluster
 from scripts.stack import BIN, ROOT, Stack, wait_for, web_workers_from_env, work_limit_from_env
 
 T = TypeVar("T")
@@ -38,6 +42,7 @@ FLOOR_DEPLOYMENT = {"worker": "bench-floor/bench-floor", "serve": "bench-floor/b
 ENGINES = ("worker", "serve")
 WORK_LIMIT = work_limit_from_env()  # concurrent flow runs, as scripts/stack.py gives the worker
 WEB_WORKERS = web_workers_from_env()  # gunicorn processes, as scripts/stack.py
+REDIS_DBS = (12, 13)  # --cluster: events and messaging, the services' coordination (the tests use 14, 15)
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,12 @@ class Options:
     pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     env: tuple[tuple[str, str], ...] = ()  # extra environment for every process of the stack
     copies: int = 1  # dispatchers, and workers each with its launch server (the worker engine only)
+    cluster: bool = False  # scripts/cluster.py's layout (PostgreSQL, Redis, nginx), not scripts/stack.py's
 
     @property
     def db(self) -> str:
+        if self.cluster:
+            return "pg-cluster"
         return "postgres" if self.postgres else "sqlite"
 
 
@@ -226,7 +234,7 @@ class BenchStack:
             **dict(options.env),
             **(extra_env or {}),
         }
-        self.stack = Stack(
+        common: dict[str, Any] = dict(
             instance=self.instance,
             database_url=database_url,
             prefect_database_url=prefect_database_url,
@@ -238,6 +246,18 @@ class BenchStack:
             work_limit=options.work_limit,
             extra_env=env,
         )
+        if options.cluster:
+            for db in REDIS_DBS:  # Redis databases of the benches' own: the machine's Redis may serve others
+                redis.Redis(host="127.0.0.1", port=6379, db=db).flushdb()
+            self.stack: Stack = Cluster(
+                **common,
+                api_ports=[free_port(), free_port()],
+                web_ports=[free_port(), free_port()],
+                redis_url=f"redis://127.0.0.1:6379/{REDIS_DBS[0]}",
+                docket_url=f"redis://127.0.0.1:6379/{REDIS_DBS[1]}",
+            )
+        else:
+            self.stack = Stack(**common)
         self.prefect = PrefectApi(self.stack.api_url)
         self.ok = False
         self.keep = options.keep  # keep the instance folder (set when something looks wrong)

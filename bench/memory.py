@@ -1,9 +1,11 @@
-"""memory: RSS of every part of the stack, idle and at the peak of K cases at once (quick: 5, full: 20).
+"""memory: RSS of every part of the stack, idle and at the peak of K cases at once (quick: 5, full: 20);
+and the CPU the idle stack uses.
 
 Idle is measured after one case went through (the dispatcher imports Prefect on first
-use). The peak is sampled every 0.25 s while K cases are opened at once and carried
-through assign, resolve and confirm together. Floor for the idle stack: Prefect's own
-processes (server and engine); for the peak: the same K at once with the floor flow.
+use); idle CPU over the IDLE_CPU_SECONDS after that, nothing being asked of the stack. The
+peak is sampled every 0.25 s while K cases are opened at once and carried through assign,
+resolve and confirm together. Floor for the idle stack: Prefect's own processes (server or
+API servers and services, and engine); for the peak: the same K at once with the floor flow.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bench.web import STEPS, MailWatcher, WebUser, log_in
 
 NAME = "memory"
 GOAL_IDLE_MB = "<= 600"
+IDLE_CPU_SECONDS = 30.0
 
 
 def run(options: Options, report: Report) -> None:
@@ -37,6 +40,8 @@ async def _run(stack: BenchStack, k: int, report: Report) -> None:
         floor_case(stack, floor_id, "floor-warm-up", timeout=300)
         time.sleep(10)
         idle = snapshot(pids)
+        time.sleep(IDLE_CPU_SECONDS)
+        idle_cpu = snapshot(pids) - idle
         with Sampler(pids) as floor:
             _floor_load(stack, floor_id, k)
         time.sleep(5)
@@ -47,7 +52,7 @@ async def _run(stack: BenchStack, k: int, report: Report) -> None:
             await user.close()
 
     tag = f"[{stack.engine}]"
-    prefect_own = {"prefect-server", *stack.engine_names}
+    prefect_own = {*(n for n in idle.rss if n.startswith("prefect")), *stack.engine_names}
     # Flow runs are children of the launch server where there is one, else of the worker or serve.
     runner = "launcher" if "launcher" in stack.engine_names else stack.engine
     for name in sorted(idle.rss):
@@ -61,6 +66,15 @@ async def _run(stack: BenchStack, k: int, report: Report) -> None:
         goal=GOAL_IDLE_MB,
     )
     report.add(NAME, f"idle PSS whole stack (shared pages split) {tag}", sum(idle.pss.values()) / MB, "MB")
+    for name in sorted(idle_cpu.cpu):
+        report.add(NAME, f"idle CPU {name} {tag}", 100 * idle_cpu.cpu[name] / idle_cpu.at, "% of a core")
+    report.add(
+        NAME,
+        f"idle CPU whole stack over {IDLE_CPU_SECONDS:.0f} s {tag}",
+        100 * idle_cpu.total_cpu() / idle_cpu.at,
+        "% of a core",
+        floor=100 * idle_cpu.total_cpu(prefect_own) / idle_cpu.at,
+    )
     load = f"[{k} cases at once, {stack.engine}, limit {stack.options.work_limit}]"
     report.add(
         NAME, f"peak RSS whole stack {load}", app.peaks.total_rss / MB, "MB", floor=floor.peaks.total_rss / MB

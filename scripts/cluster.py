@@ -162,11 +162,15 @@ http {{
         self.start_nginx()
         wait_for(f"{self.api_url}/health", 30, self.procs["nginx"])
 
+    def start_web_node(self, copy: int) -> None:
+        port = self.web_ports[copy - 1]
+        name = self.named("web", copy)
+        self.spawn(name, *self.web_command(port), env={"TRUSTED_PROXIES": "1"})  # behind nginx
+        wait_for(f"http://127.0.0.1:{port}/healthz", 60, self.procs[name])
+
     def start_web(self) -> None:
-        for copy, port in enumerate(self.web_ports, start=1):
-            name = self.named("web", copy)
-            self.spawn(name, *self.web_command(port), env={"TRUSTED_PROXIES": "1"})  # behind nginx
-            wait_for(f"http://127.0.0.1:{port}/healthz", 60, self.procs[name])
+        for copy in range(1, len(self.web_ports) + 1):
+            self.start_web_node(copy)
         wait_for(f"{self.web_url}/healthz", 30, self.procs["nginx"])
 
     def check_ports(self) -> None:

@@ -6,76 +6,21 @@ once; with one API server and one web node killed, the next one does too, no ope
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
-import redis
-from sqlalchemy import select
 
-from models.db import get_sessionmaker
-from models.reference.tables import User
 from scripts.cluster import Cluster
+from tests.e2e.cluster.parts import kill, web_requests
 from tests.e2e.web import HAND_OFFS, PrefectApi, WebUser, mails_about, wait_until
-from tests.helpers import artifacts, free_port
-from tests.pg import create_database, postgres_url
+from tests.pg import postgres_url
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(postgres_url() is None, reason="the cluster needs PostgreSQL (TEST_DATABASE_URL)"),
 ]
-
-# Redis databases of their own: the machine's Redis may serve others.
-REDIS_DBS = (14, 15)
-
-
-@pytest.fixture(autouse=True)
-def every_part_running() -> None:
-    """Not the shared stack of tests/e2e/conftest.py: this module runs its own cluster."""
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    base = postgres_url()
-    assert base
-    instance = tmp_path_factory.mktemp("cluster")
-    for db in REDIS_DBS:
-        redis.Redis(host="127.0.0.1", port=6379, db=db).flushdb()
-    cluster = Cluster(
-        instance=instance,
-        database_url=create_database(base, "control_room_cluster"),
-        prefect_database_url=create_database(base, "prefect_cluster", driver="asyncpg"),
-        web_port=free_port(),
-        prefect_port=free_port(),
-        smtp_port=free_port(),
-        api_ports=[free_port(), free_port()],
-        web_ports=[free_port(), free_port()],
-        redis_url=f"redis://127.0.0.1:6379/{REDIS_DBS[0]}",
-        docket_url=f"redis://127.0.0.1:6379/{REDIS_DBS[1]}",
-        demo=True,
-        web_workers=1,
-        work_limit=2,
-        # No scheduled sweeps and handovers: two cores, and this test is about the complaints.
-        extra_env={"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"},
-    )
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.shutdown()
-        for log in sorted((instance / "logs").glob("*.log")):
-            (artifacts() / f"cluster-{log.name}").write_bytes(log.read_bytes()[-200_000:])
-
-
-def kill(cluster: Cluster, name: str) -> None:
-    """SIGKILL a part and everything it started."""
-    proc = cluster.procs.pop(name)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
 
 
 def carry(users: dict[str, WebUser], cmho_id: str) -> str:
@@ -95,23 +40,14 @@ def page(url: str) -> str:
     return response.text
 
 
-def web_requests(cluster: Cluster) -> list[str]:
-    """nginx's log lines of the web app's requests: server, status, request, nodes tried, their answers."""
-    log = (cluster.instance / "logs" / "nginx-access.log").read_text().splitlines()
-    return [line for line in log if line.startswith("control-room.")]
-
-
 def mailed(cluster: Cluster, number: str) -> list[str]:
     return [to for to, _ in mails_about(cluster.instance / "mail", number)]
 
 
 @pytest.mark.timeout(420)
 def test_it_carries_complaints_through_nginx_while_a_prefect_server_and_a_web_node_die(
-    cluster: Cluster,
+    cluster: Cluster, password: str, cmho_id: str
 ) -> None:
-    password = (cluster.instance / "demo-password.txt").read_text().strip()
-    with get_sessionmaker(cluster.database_url)() as session:
-        cmho_id = str(session.scalar(select(User.id).where(User.username == "cmho")))
     users = {
         name: WebUser(cluster.web_url, name, password) for name in ("operator", "dm", "cmho", "collector")
     }
