@@ -30,6 +30,8 @@ STUCK_PENDING = timedelta(minutes=2)
 # about a minute), then suspends or ends. Reviving a run that was only slow is safe: its steps skip
 # what they finished and claim each message before sending it.
 STUCK_RUNNING = timedelta(minutes=6)
+# A run Suspended this long without its input schema lost its process before it could save it.
+SCHEMA_GRACE = timedelta(seconds=20)
 
 
 _clients: dict[str, Any] = {}  # this process's Prefect client, by API URL
@@ -199,13 +201,15 @@ def restore_schema(api: Any, run_id: Any, state: Any) -> bool:
     Prefect's suspend sets the Suspended state first and saves the schema of the input it waits
     for after: a process killed in between (its worker's machine died) leaves a run that refuses
     every resume ("Run input schema not found"). The schema saved here lets the decision through;
-    the flow validates the decision itself as it loads it (flows/complaint.Decision).
+    the flow validates the decision itself as it loads it (flows/complaint.Decision). Not before the
+    run has been Suspended for SCHEMA_GRACE: a run whose process lives saves its own a moment after
+    the state, and a schema saved first would make its save fail.
     """
     import httpx
 
     keyset = state.state_details.run_input_keyset
-    if not keyset:
-        return False
+    if not keyset or datetime.now(UTC) - state.timestamp < SCHEMA_GRACE:
+        return False  # a live process saves it a moment after the state: the resume is tried again
     try:
         api.read_flow_run_input(run_id, keyset["schema"])
         return False  # the schema is there: the resume was refused for another reason
