@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -232,6 +233,18 @@ def test_it_recovers_a_run_whose_worker_died_mid_step(
     assert set(run["empirical_policy"]["pause_keys"]) == {"decision-0", "decision-1"}
 
 
+def waiting_for_the_dm(
+    stack: Stack, users: dict[str, WebUser], prefect: PrefectApi, caller: str
+) -> tuple[str, dict[str, Any]]:
+    """A new complaint whose DM was mailed: its number and its run, Suspended for the DM."""
+    number = users["operator"].open_case(caller_name=caller)
+    wait_for_mails(stack, number, 1)
+    run = wait_until(
+        lambda: [r for r in prefect.runs_named(number) if r["state_name"] == "Suspended"], what="suspended"
+    )[0]
+    return number, run
+
+
 def test_it_puts_back_a_waiting_run_marked_crashed(
     stack: Stack, users: dict[str, WebUser], cmho_id: str
 ) -> None:
@@ -240,11 +253,7 @@ def test_it_puts_back_a_waiting_run_marked_crashed(
     Rescheduled, the run would find its suspension fired and no decision stored; the
     dispatcher puts the suspension back instead, and the DM's decision resumes it."""
     prefect = PrefectApi(stack.api_url)
-    number = users["operator"].open_case(caller_name="False zombie")
-    wait_for_mails(stack, number, 1)
-    run = wait_until(
-        lambda: [r for r in prefect.runs_named(number) if r["state_name"] == "Suspended"], what="suspended"
-    )[0]
+    number, run = waiting_for_the_dm(stack, users, prefect, "False zombie")
     # What the automation's action does (flows/automations.py).
     crash = {"type": "CRASHED", "name": "Crashed", "message": "marked as crashed: heartbeats stopped."}
     answer = prefect.http.post(f"/flow_runs/{run['id']}/set_state", json={"state": crash, "force": True})
@@ -277,15 +286,10 @@ def test_it_resumes_a_run_that_died_before_saving_its_input_schema(
     worker killed in between (the fault drill's dead worker, tests/e2e/cluster) leaves a run that
     refuses every resume ("Run input schema not found"). The dispatcher saves a schema and resumes it."""
     prefect = PrefectApi(stack.api_url)
-    number = users["operator"].open_case(caller_name="Half suspended")
-    wait_for_mails(stack, number, 1)
-    run = wait_until(
-        lambda: [r for r in prefect.runs_named(number) if r["state_name"] == "Suspended"], what="suspended"
-    )[0]
+    number, run = waiting_for_the_dm(stack, users, prefect, "Half suspended")
     schema = run["state"]["state_details"]["run_input_keyset"]["schema"]
-    assert (
-        prefect.http.delete(f"/flow_runs/{run['id']}/input/{schema}").status_code == 204
-    )  # as if never saved
+    deleted = prefect.http.delete(f"/flow_runs/{run['id']}/input/{schema}")  # as if never saved
+    assert deleted.status_code == 204
     users["dm"].decide(number, "assign", officer=cmho_id)
     mails = wait_for_mails(stack, number, 2)
     assert [to for to, _ in mails] == ["dm@demo.local", "cmho@demo.local"]
