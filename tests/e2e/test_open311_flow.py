@@ -6,13 +6,12 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
 from scripts.stack import BIN, Stack
 from tests.e2e.test_browser import Person, browser  # noqa: F401 - the module's Chromium, shared
-from tests.e2e.web import WebUser, texts_about, wait_until
+from tests.e2e.web import WebUser, http_client, texts_about, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -31,7 +30,7 @@ def test_it_carries_an_open311_request_to_closure(
     made = stack.run(str(BIN / "flask"), "--app", "webapp", "api-key", "make", client)
     key = made.strip().splitlines()[-1]
     phone = f"9{secrets.randbelow(10**9):09d}"
-    api = httpx.Client(base_url=f"{stack.web_url}/open311/v2", timeout=30)
+    api = http_client(f"{stack.web_url}/open311/v2")
     filed = api.post(
         "/requests.json",
         data={

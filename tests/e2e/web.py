@@ -37,6 +37,14 @@ def wait_until(check: Callable[[], T], timeout: float = 90, every: float = 0.2, 
         time.sleep(every)
 
 
+def http_client(base_url: str) -> httpx.Client:
+    """An HTTP client that drops a kept-alive connection after 1 s idle, before the server does:
+    gunicorn closes one after 2 s (uvicorn 5 s), and a request sent on it as it closes would fail
+    with "Server disconnected without sending a response" (browsers and nginx resend it; httpx
+    does not)."""
+    return httpx.Client(base_url=base_url, timeout=30, limits=httpx.Limits(keepalive_expiry=1.0))
+
+
 def field(html: str, name: str) -> str:
     match = re.search(rf'name="{re.escape(name)}" type="hidden" value="([^"]*)"', html)
     assert match, f"no {name} in page"
@@ -48,7 +56,7 @@ class WebUser:
 
     def __init__(self, base_url: str, username: str, password: str) -> None:
         self.username = username
-        self.http = httpx.Client(base_url=base_url, timeout=30)
+        self.http = http_client(base_url)
         page = self.http.get("/login").text
         response = self.http.post(
             "/login",
@@ -117,7 +125,7 @@ class PrefectApi:
     """The Prefect server's REST API: a look at runs, and starting a deployment's run."""
 
     def __init__(self, api_url: str) -> None:
-        self.http = httpx.Client(base_url=api_url, timeout=30)
+        self.http = http_client(api_url)
 
     def runs_named(self, name: str) -> list[dict[str, Any]]:
         response = self.http.post("/flow_runs/filter", json={"flow_runs": {"name": {"any_": [name]}}})
