@@ -41,9 +41,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, http_sink: HttpSink) -> Iter
         smtp_port=free_port(),
         demo=True,
         web_workers=1,
-        # The shortest heartbeat Prefect allows, so the zombie automation acts within ~75 s.
         extra_env={
-            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
             # No scheduled sweeps: the escalation tests run the sweep themselves, with their clock.
             "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
         },
