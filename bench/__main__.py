@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.harness import ENGINES, ROOT, WEB_WORKERS, WORK_LIMIT, Options
 from bench.report import Report
 
-BENCHES = ("intake", "handoff", "engine", "memory", "burst", "waiting", "oversight", "desk")
+BENCHES = ("intake", "handoff", "engine", "memory", "burst", "waiting", "oversight", "desk", "retention")
 
 
 def _terminate(signum: int, _frame: object) -> None:

@@ -48,6 +48,7 @@ class RunHistory:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
     state_type: str = ""  # Prefect's StateType of `state` (COMPLETED, ...), for names it adds later
+    gone: bool = False  # Prefect no longer has the run: pruned after its retention period (flows/prune.py)
 
 
 @dataclass
@@ -86,6 +87,10 @@ def run_history(flow_run_id: str | None, settings: Settings) -> RunHistory | Non
     except TimeoutError:  # concurrent.futures.TimeoutError is this one since Python 3.11
         return RunHistory(flow_run_id, "", "", url, error=f"no answer within {deadline:g} s")
     except Exception as exc:  # noqa: BLE001 - show the rest of the timeline without it
+        from prefect.exceptions import ObjectNotFound
+
+        if isinstance(exc, ObjectNotFound):
+            return RunHistory(flow_run_id, "", "", url, gone=True)
         return RunHistory(flow_run_id, "", "", url, error=_reason(exc))
 
 
