@@ -117,7 +117,7 @@ class PrefectApi:
     RETRY = (429, 502, 503)  # as the Prefect client: e.g. 503 when its SQLite database is locked
 
     def __init__(self, api_url: str) -> None:
-        self.http = httpx.Client(base_url=api_url, timeout=30)
+        self.http = httpx.Client(base_url=api_url, timeout=30, limits=httpx.Limits(keepalive_expiry=1.0))
         self.retried = 0
         self.rejected = 0
 

@@ -17,6 +17,9 @@ import httpx
 NUMBER = re.compile(r"\b[A-Z0-9]+-\d{4}-\d{6}\b")
 ACT_LINK = re.compile(r"https?://\S+/act/[\w.-]+")
 CMHO = "5"  # the demo district's health officer, for categories 1-5
+# A kept-alive connection dropped after 1 s idle, before gunicorn drops it (2 s): a request sent on
+# one as the server closes it fails ("Server disconnected"), where a browser would send it again.
+LIMITS = httpx.Limits(keepalive_expiry=1.0)
 
 
 def hidden(html: str, name: str) -> str:
@@ -42,7 +45,7 @@ class WebUser:
 
     def __init__(self, base_url: str, username: str, timeout: float = 60) -> None:
         self.username = username
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=LIMITS)
 
     async def login(self, password: str) -> WebUser:
         page = (await self.http.get("/login")).text
