@@ -19,7 +19,18 @@ from pathlib import Path
 from bench.harness import ENGINES, ROOT, WEB_WORKERS, WORK_LIMIT, Options
 from bench.report import Report
 
-BENCHES = ("intake", "handoff", "engine", "memory", "burst", "waiting", "oversight", "desk", "retention")
+BENCHES = (
+    "intake",
+    "handoff",
+    "engine",
+    "memory",
+    "burst",
+    "waiting",
+    "oversight",
+    "desk",
+    "retention",
+    "replay",
+)
 
 
 def _terminate(signum: int, _frame: object) -> None:
