@@ -74,3 +74,17 @@ def test_it_documents_a_demo_whose_mail_reaches_the_sink() -> None:
     assert seed[seed.index("--mail-sink") + 1].endswith(f":{port}")
     assert f"mailto://web-host:{port}?" in README  # the demo's text messages too
     assert "export APP_ENV=development CONTROL_ROOM_DEMO=true" in README  # demo mode is refused in production
+
+
+def test_it_documents_the_stack_s_heartbeat_and_retention(tmp_path: Path) -> None:
+    """The manual route sets what the stack sets for the crash watch and for Prefect's retention."""
+    exported = dict(
+        word.split("=", 1) for command in manual_commands() if command[0] == "export" for word in command[1:]
+    )
+    env = stack(tmp_path).env()
+    for name in (
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD",
+    ):
+        assert exported[name] == env[name], name
