@@ -92,12 +92,12 @@ class Stack:
         # and logs, go 30 days after they ended (a case waiting on a person keeps its run); events
         # after Prefect's 7 days. The app's own history keeps everything the Collector reads.
         env.setdefault("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "events,flow_runs")
+        env.setdefault("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", str(30 * 24 * 3600))
         # A flow run's heartbeat every 30 s (Prefect's shortest; its default is 180): the zombie
         # automation (flows/automations.py) marks a run whose worker died Crashed after 75 s, not
         # 7.5 min, and the dispatcher reschedules it. A complaint's run lasts seconds between its
         # suspensions: one or two heartbeats each.
         env.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
-        env.setdefault("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", str(30 * 24 * 3600))
         if self.demo:
             env.setdefault("APP_ENV", "development")  # demo mode is refused in production
         if not env.get("SECRET_KEY"):
