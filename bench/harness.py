@@ -30,6 +30,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from bench.procs import tree
+from bench.web import LIMITS
 from scripts.cluster import Cluster
 from scripts.stack import BIN, ROOT, Stack, wait_for, web_workers_from_env, work_limit_from_env
 
@@ -117,7 +118,7 @@ class PrefectApi:
     RETRY = (429, 502, 503)  # as the Prefect client: e.g. 503 when its SQLite database is locked
 
     def __init__(self, api_url: str) -> None:
-        self.http = httpx.Client(base_url=api_url, timeout=30, limits=httpx.Limits(keepalive_expiry=1.0))
+        self.http = httpx.Client(base_url=api_url, timeout=30, limits=LIMITS)
         self.retried = 0
         self.rejected = 0
 

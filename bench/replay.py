@@ -22,21 +22,25 @@ import random
 import secrets
 import time
 from collections import defaultdict
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import sqlalchemy as sa
 
+from bench.burst import DUTY_OFFICER
 from bench.harness import BenchStack, Options
 from bench.procs import snapshot
 from bench.report import Report, percentile
-from bench.web import MAIL_AFTER, STEPS, MailWatcher, WebUser, hidden
+from bench.web import MAIL_AFTER, STEPS, MailWatcher, Timed, WebUser, hidden
+from models.demo import VILLAGES as DEMO_VILLAGES
 
 NAME = "replay"
 DAYS = {"call": 2200, "complaint": 166, "emergency": 12}  # arrivals in the ten days, by kind
 OPERATORS = 4
-DUTY_OFFICER = "cmho"  # the demo roster's admission officer
 GOAL_P95 = "<= 30"
-VILLAGES = ["Bishrampur", "Jayanagar", "Chando", "Kharsura"]
+VILLAGES = [v["village"] for v in DEMO_VILLAGES]
+T = TypeVar("T")
 
 
 @dataclass
@@ -122,7 +126,9 @@ async def _replay(stack: BenchStack, arrivals: list[tuple[float, str]]) -> tuple
     }
     busy = {id(u): asyncio.Lock() for u in [*operators, *people.values()]}
     watcher = MailWatcher(stack.maildir)
-    tally, cases, alarms = Tally(), [], []
+    tally = Tally()
+    cases: list[Case] = []
+    alarms: list[Timed] = []
     turn = 0
 
     def operator() -> WebUser:
@@ -130,10 +136,10 @@ async def _replay(stack: BenchStack, arrivals: list[tuple[float, str]]) -> tuple
         turn += 1
         return operators[turn % OPERATORS]
 
-    async def act(user: WebUser, what: str, call: object) -> object | None:
+    async def act(user: WebUser, what: str, call: Awaitable[T]) -> T | None:
         async with busy[id(user)]:
             try:
-                return await call  # type: ignore[misc]
+                return await call
             except Exception as exc:  # noqa: BLE001 - counted and shown, the replay goes on
                 tally.failed.append(f"{user.username} {what}: {exc}")
                 return None
@@ -144,18 +150,17 @@ async def _replay(stack: BenchStack, arrivals: list[tuple[float, str]]) -> tuple
         if kind == "call":
             if await act(user, "call", log_call(user)):
                 tally.calls += 1
+            return
+        form = user.open_case if kind == "complaint" else user.open_emergency
+        opened = await act(user, kind, form(f"replay {at:.0f}"))
+        if opened is None:
+            return
+        if opened.status != 302:
+            tally.failed.append(f"{kind}: {opened.status}")
         elif kind == "complaint":
-            opened = await act(user, "open", user.open_case(f"replay {at:.0f}"))
-            if opened is not None and opened.status == 302:  # type: ignore[attr-defined]
-                cases.append(Case(opened.number, posted=opened.sent_at))  # type: ignore[attr-defined]
-            elif opened is not None:
-                tally.failed.append(f"open: {opened.status}")  # type: ignore[attr-defined]
+            cases.append(Case(opened.number, posted=opened.sent_at))
         else:
-            opened = await act(user, "emergency", user.open_emergency(f"replay {at:.0f}"))
-            if opened is not None and opened.status == 302:  # type: ignore[attr-defined]
-                alarms.append(opened)
-            elif opened is not None:
-                tally.failed.append(f"emergency: {opened.status}")  # type: ignore[attr-defined]
+            alarms.append(opened)
 
     async def next_step(case: Case) -> None:
         who, action, fields = STEPS[case.step]
@@ -165,7 +170,7 @@ async def _replay(stack: BenchStack, arrivals: list[tuple[float, str]]) -> tuple
             case.done = True  # given up: counted as not carried through
             case.step = -1
             return
-        case.posted = posted.sent_at  # type: ignore[attr-defined]
+        case.posted = posted.sent_at
         case.step += 1
 
     async def follow(stop: asyncio.Event) -> float:

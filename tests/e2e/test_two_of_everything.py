@@ -239,6 +239,7 @@ def test_it_loses_nothing_with_two_of_everything(
         page = dm.http.get(f"/cases/{doomed[0]}").text
         assert "The engine could not continue this case" in page and "cancelled" in page
         listing = admin.http.get("/admin/outbox").text
+
         # The admin's view of the parts: the killed dispatcher stale beside the live one, and Prefect's
         # own word on the workers of the pool (at least the live one online).
         def parts() -> str | None:

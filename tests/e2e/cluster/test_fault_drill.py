@@ -160,9 +160,8 @@ class Window:
 @dataclass
 class Drill:
     cluster: Cluster
+    probe: Callable[[], None]  # requests made while the web node is down
     windows: list[Window] = field(default_factory=list)
-
-    probe: Callable[[], None] = lambda: None  # requests made while the web node is down
 
     def down(
         self, part: str, name: str, start: Callable[[], None], during: Callable[[], None] | None = None
@@ -307,7 +306,6 @@ def test_it_loses_nothing_and_sends_nothing_twice_while_its_parts_are_broken(
     logged = len(web_requests(cluster))
     hand_offs: list[HandOff] = []
     numbers: list[str] = []
-    drill = Drill(cluster)
 
     def through_the_dead_node() -> None:
         # Pages loaded one after another: nginx's least_conn takes the nodes in turn, so one of
@@ -316,7 +314,7 @@ def test_it_loses_nothing_and_sends_nothing_twice_while_its_parts_are_broken(
             for _ in range(2):
                 assert user.http.get("/cases/new").status_code == 200
 
-    drill.probe = through_the_dead_node
+    drill = Drill(cluster, through_the_dead_node)
 
     def carry(i: int, book: MailBook, began: float) -> None:
         time.sleep(max(0.0, began + i * OPEN_SECONDS / COMPLAINTS - time.time()))
