@@ -1,4 +1,4 @@
-"""python -m bench [NAME ...] [--quick] [--postgres] [--cluster] [--engine worker|serve]: run the benchmarks.
+"""python -m bench [NAME ...] [--full] [--postgres] [--cluster] [--engine worker|serve]: run the benchmarks.
 
 Each benchmark starts its own stack on free ports (SQLite by default, PostgreSQL with
 --postgres, scripts/cluster.py's layout with --cluster), prints one JSON line per figure as
@@ -68,7 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help=f"benchmarks to run (default: all): {', '.join(BENCHES)}",
     )
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few minutes")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
+        "--quick", action="store_true", help="small sizes, a smoke run of minutes (the default)"
+    )
+    size.add_argument(
+        "--full", action="store_true", help="the goals' sizes (docs/performance.md): hours for all"
+    )
     parser.add_argument(
         "--postgres",
         action="store_true",
@@ -124,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cluster and args.engine != "worker":
         parser.error("--cluster runs the flows on workers (--engine worker)")
     options = Options(
-        quick=args.quick,
+        quick=not args.full,
         postgres=args.postgres or args.cluster,
         engine=args.engine,
         keep=args.keep,

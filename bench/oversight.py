@@ -20,14 +20,16 @@ no network), logged in as the Collector:
 from __future__ import annotations
 
 import math
+import os
 import random
 import re
 import shutil
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +55,22 @@ from models.oversight.stats import (
     pending_query,
 )
 from models.reference.tables import Block, Category, Department, User, Village
+from models.times import aware
 
 NAME = "oversight"
 GOAL_MS = "<= 200"
+EXPORT_ROWS = 100_000  # the export measured: the newest cases, from the day that holds this many
 PASSWORD = "bench-password"
 SEED = 20250312
 
 
+CHUNK = 50_000  # cases seeded (and events streamed) at a time: a state's worth never sits in memory
+
+
 def sizes(quick: bool) -> tuple[int, int, int]:
-    """Cases, events and calls to seed."""
-    return (10_000, 100_000, 16_000) if quick else (100_000, 1_000_000, 160_000)
+    """Cases, events and calls to seed: BENCH_OVERSIGHT_CASES, else 10,000 (quick) or a state's 1,000,000."""
+    cases = int(os.environ.get("BENCH_OVERSIGHT_CASES") or (10_000 if quick else 1_000_000))
+    return cases, 10 * cases, cases * 16 // 10
 
 
 def run(options: Options, report: Report) -> None:
@@ -87,6 +95,23 @@ def run(options: Options, report: Report) -> None:
             shutil.rmtree(folder, ignore_errors=True)
         else:
             print(f"# kept {folder}", flush=True)
+
+
+DUE_STEP = {
+    "awaiting_assignment": Step.dm,
+    "assigned": Step.officer,
+    "callback": Step.callback,
+    "resolved": Step.collector,
+}
+BY = {  # who takes each decision (None: the case's officer)
+    "assign": "dm",
+    "reject": "dm",
+    "send_back": None,
+    "resolve": None,
+    "satisfied": "operator",
+    "confirm": "collector",
+    "reopen": "collector",
+}
 
 
 class Seeder:
@@ -198,85 +223,87 @@ class Seeder:
         return [m for m in moves if m[3] <= self.now]
 
     def cases(self) -> tuple[int, int]:
+        """Cases with their lifecycles' events, CHUNK at a time; then the ladder's escalations."""
         r = self.random
-        due_step = {
-            "awaiting_assignment": Step.dm,
-            "assigned": Step.officer,
-            "callback": Step.callback,
-            "resolved": Step.collector,
-        }
-        by = {
-            "assign": "dm",
-            "reject": "dm",
-            "send_back": None,
-            "resolve": None,
-            "satisfied": "operator",
-            "confirm": "collector",
-            "reopen": "collector",
-        }
-        case_rows: list[dict[str, Any]] = []
-        event_rows: list[dict[str, Any]] = []
-        spans: list[tuple[int, datetime, datetime, str]] = []
         weights = [5, 3, 3, 2, 2, 4, 2][: len(self.categories)] + [1] * max(0, len(self.categories) - 7)
+        # Callers: a third as many as cases, so many have called before (the caller's history).
+        self.phones = [f"+9198{r.randrange(10**8):08d}" for _ in range(max(1, self.n_cases // 3))]
         opened_all = sorted(self.opened_at() for _ in range(self.n_cases))
-        for case_id, opened in enumerate(opened_all, start=1):
-            category = r.choices(self.categories, weights)[0]
-            village, block = r.choice(self.villages)
-            urgent = r.random() < 0.1
-            limits = category.limits
-            moves = self.lifecycle(opened, limits, urgent)
-            state, since, officer = "awaiting_assignment", opened, None
-            resolved_at = closed_at = None
-            event_rows.append(self._event(case_id, "opened", None, state, self.operator, None, opened))
-            for kind, source, target, at in moves:
-                assigned = r.choice(self.officers[category.department_id]) if kind == "assign" else None
-                officer = assigned or officer
-                actor = self.staff[by[kind]] if by[kind] else officer
-                event_rows.append(self._event(case_id, kind, source, target, actor, assigned, at))
-                if kind == "satisfied":
-                    event_rows[-1]["rating"] = r.choice([5, 5, 4, 4, 4, 3, 2, 1])
-                state, since = target, at
-                if target == "callback" and resolved_at is None:
-                    resolved_at = at
-                if target in ("closed", "rejected"):
-                    closed_at = at
-            step = due_step.get(state)
-            case_rows.append(
-                {
-                    "id": case_id,
-                    "number": f"SRJ-{opened.year}-{case_id:06d}",
-                    "intake_token": f"bench-{case_id}",
-                    "caller_name": f"Caller {r.randrange(10_000)}",
-                    "phone": f"+9198{r.randrange(10**8):08d}",
-                    "village_id": village,
-                    "category_id": category.id,
-                    "description": "Needs help: "
-                    + r.choice(["bed", "oxygen", "ration", "ambulance", "medicine"]),
-                    "priority": "urgent" if urgent else "normal",
-                    "state": state,
-                    "decisions": len(moves),
-                    "officer_id": officer,
-                    "created_by_id": self.operator,
-                    "created_at": naive(opened),
-                    "state_since": naive(since),
-                    "due_at": naive(since + step_limit(step, urgent, limits)) if step else None,
-                    "resolve_by": naive(resolution_deadline(opened, urgent, limits)),
-                    "resolved_at": naive(resolved_at),
-                    "closed_at": naive(closed_at),
-                    "block_id": block,
-                    "emergency": False,
-                    "patient_id": None,
-                }
-            )
-            spans.append((case_id, opened, since if state in ("closed", "rejected") else self.now, state))
+        self.spans: list[tuple[int, datetime, datetime, str]] = []  # each case's life so far, for escalations
+        events = 0
+        for first in range(0, self.n_cases, CHUNK):
+            case_rows: list[dict[str, Any]] = []
+            event_rows: list[dict[str, Any]] = []
+            for case_id, opened in enumerate(opened_all[first : first + CHUNK], start=first + 1):
+                category = r.choices(self.categories, weights)[0]
+                case, case_events = self.case(case_id, opened, category)
+                case_rows.append(case)
+                event_rows.extend(case_events)
+            self._bulk(Case.__table__, case_rows)
+            self._bulk(CaseEvent.__table__, event_rows)
+            events += len(event_rows)
         # The ladder's escalations and other notes make up the rest of the events.
-        for _ in range(max(0, self.n_events - len(event_rows))):
-            case_id, start, end, state = spans[r.randrange(len(spans))]
-            at = start + (end - start) * r.random()
-            event_rows.append(self._event(case_id, "escalation", state, state, None, None, at))
-        self._bulk(Case.__table__, case_rows)
-        self._bulk(CaseEvent.__table__, event_rows)
-        return len(case_rows), len(event_rows)
+        rest = max(0, self.n_events - events)
+        for first in range(0, rest, 10 * CHUNK):
+            rows = []
+            for _ in range(min(10 * CHUNK, rest - first)):
+                case_id, start, end, state = self.spans[r.randrange(len(self.spans))]
+                at = start + (end - start) * r.random()
+                rows.append(self._event(case_id, "escalation", state, state, None, None, at))
+            self._bulk(CaseEvent.__table__, rows)
+        return self.n_cases, events + rest
+
+    def case(
+        self, case_id: int, opened: datetime, category: Category
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One case's row and the events of its lifecycle so far."""
+        r = self.random
+        village, block = r.choice(self.villages)
+        urgent = r.random() < 0.1
+        limits = category.limits
+        moves = self.lifecycle(opened, limits, urgent)
+        state, since, officer = "awaiting_assignment", opened, None
+        resolved_at = closed_at = None
+        event_rows = [self._event(case_id, "opened", None, state, self.operator, None, opened)]
+        for kind, source, target, at in moves:
+            assigned = r.choice(self.officers[category.department_id]) if kind == "assign" else None
+            officer = assigned or officer
+            actor = self.staff[BY[kind]] if BY[kind] else officer
+            event_rows.append(self._event(case_id, kind, source, target, actor, assigned, at))
+            if kind == "satisfied":
+                event_rows[-1]["rating"] = r.choice([5, 5, 4, 4, 4, 3, 2, 1])
+            state, since = target, at
+            if target == "callback" and resolved_at is None:
+                resolved_at = at
+            if target in ("closed", "rejected"):
+                closed_at = at
+        step = DUE_STEP.get(state)
+        self.spans.append((case_id, opened, since if closed_at else self.now, state))
+        case = {
+            "id": case_id,
+            "number": f"SRJ-{opened.year}-{case_id:06d}",
+            "intake_token": f"bench-{case_id}",
+            "caller_name": f"Caller {r.randrange(10_000)}",
+            "phone": r.choice(self.phones),
+            "village_id": village,
+            "category_id": category.id,
+            "description": "Needs help: " + r.choice(["bed", "oxygen", "ration", "ambulance", "medicine"]),
+            "priority": "urgent" if urgent else "normal",
+            "state": state,
+            "decisions": len(moves),
+            "officer_id": officer,
+            "created_by_id": self.operator,
+            "created_at": naive(opened),
+            "state_since": naive(since),
+            "due_at": naive(since + step_limit(step, urgent, limits)) if step else None,
+            "resolve_by": naive(resolution_deadline(opened, urgent, limits)),
+            "resolved_at": naive(resolved_at),
+            "closed_at": naive(closed_at),
+            "block_id": block,
+            "emergency": False,
+            "patient_id": None,
+        }
+        return case, event_rows
 
     def _event(
         self,
@@ -301,23 +328,26 @@ class Seeder:
         }
 
     def calls(self) -> int:
+        """Logged calls, half of them from the cases' callers, CHUNK at a time."""
+        r = self.random
         kinds = ["complaint"] * 6 + ["information"] * 3 + ["follow_up"] * 2 + ["emergency", "other"]
-        rows = [
-            {
-                "phone": f"+9198{self.random.randrange(10**8):08d}",
-                "caller_name": "",
-                "kind": self.random.choice(kinds),
-                "note": "",
-                "duration_seconds": self.random.randrange(30, 600),
-                "by_user_id": self.operator,
-                "created_at": naive(self.opened_at()),
-                "village_id": None,
-                "case_id": None,
-            }
-            for _ in range(self.n_calls)
-        ]
-        self._bulk(Call.__table__, rows)
-        return len(rows)
+        for first in range(0, self.n_calls, CHUNK):
+            rows = [
+                {
+                    "phone": r.choice(self.phones) if r.random() < 0.5 else f"+9197{r.randrange(10**8):08d}",
+                    "caller_name": "",
+                    "kind": r.choice(kinds),
+                    "note": "",
+                    "duration_seconds": r.randrange(30, 600),
+                    "by_user_id": self.operator,
+                    "created_at": naive(self.opened_at()),
+                    "village_id": None,
+                    "case_id": None,
+                }
+                for _ in range(min(CHUNK, self.n_calls - first))
+            ]
+            self._bulk(Call.__table__, rows)
+        return self.n_calls
 
     def _bulk(self, table: Any, rows: list[dict[str, Any]], batch: int = 50_000) -> None:
         if not rows:
@@ -388,27 +418,33 @@ class Measure:
                 prefect_api_url="http://127.0.0.1:9/api",
             )
         )
-        self.client = self.app.test_client()
-        page = self.client.get("/login").get_data(as_text=True)
+        self.client = self.login("collector")
+        self.engine = get_engine(url)
+
+    def login(self, username: str) -> Any:
+        client = self.app.test_client()
+        page = client.get("/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
         assert token, "no CSRF token on the login page"
-        response = self.client.post(
-            "/login", data={"csrf_token": token.group(1), "username": "collector", "password": PASSWORD}
+        response = client.post(
+            "/login", data={"csrf_token": token.group(1), "username": username, "password": PASSWORD}
         )
         assert response.status_code == 302, response.status_code
-        self.engine = get_engine(url)
+        return client
 
     def run(self) -> None:
         self.dashboard()
         self.lists()
         self.pulse()
+        self.daily_report()
+        self.caller_history()
         self.export()
 
-    def timed_get(self, path: str) -> list[float]:
+    def timed_get(self, path: str | Callable[[int], str], client: Any = None) -> list[float]:
         times = []
         for i in range(self.repeat + 3):
             started = time.perf_counter()
-            response = self.client.get(path)
+            response = (client or self.client).get(path if isinstance(path, str) else path(i))
             seconds = time.perf_counter() - started
             if response.status_code != 200:
                 raise RuntimeError(f"GET {path}: {response.status_code}")
@@ -465,8 +501,67 @@ class Measure:
         page = self.timed_get("/live/pulse")
         floor = self.timed_sql(bare)
         self.report.add(
-            NAME, "GET /live/pulse p95", 1000 * percentile(page, 95), "ms",
-            floor=1000 * percentile(floor, 95), goal="<= 20",
+            NAME,
+            "GET /live/pulse p95",
+            1000 * percentile(page, 95),
+            "ms",
+            floor=1000 * percentile(floor, 95),
+            goal="<= 20",
+        )
+
+    def daily_report(self) -> None:
+        """The Collector's daily report of today and of a day a month ago (goal <= 1 s)."""
+        from sqlalchemy.orm import Session
+
+        from models.oversight.report import daily_report
+
+        today = (self.now + timedelta(hours=5, minutes=30)).date()
+        for label, day in (("today", today), ("a month ago", today - timedelta(days=30))):
+
+            def bare(conn: Connection, day: date = day) -> None:
+                daily_report(Session(bind=conn), day, datetime.now(UTC))
+
+            page = self.timed_get(f"/reports/daily?date={day.isoformat()}")
+            floor = self.timed_sql(bare)
+            self.report.add(
+                NAME,
+                f"GET /reports/daily [{label}] p95",
+                1000 * percentile(page, 95),
+                "ms",
+                floor=1000 * percentile(floor, 95),
+                goal="<= 1000",
+            )
+
+    def caller_history(self) -> None:
+        """The operator's view of a caller's earlier calls and cases, as the phone is typed."""
+        from sqlalchemy.orm import Session
+
+        from models.desk.calls import caller_history
+
+        with self.engine.connect() as conn:
+            phones = list(
+                conn.scalars(
+                    select(Case.phone).group_by(Case.phone).having(func.count() >= 3).limit(self.repeat + 3)
+                )
+            )
+        assert phones, "no caller with three cases"
+        operator = self.login("operator")
+        page = self.timed_get(
+            lambda i: "/calls/history?phone=" + urllib.parse.quote(phones[i % len(phones)]), operator
+        )
+        count = iter(range(10**9))
+
+        def bare(conn: Connection) -> None:
+            caller_history(Session(bind=conn), phones[next(count) % len(phones)])
+
+        floor = self.timed_sql(bare)
+        self.report.add(
+            NAME,
+            "GET /calls/history (a caller with 3+ cases) p95",
+            1000 * percentile(page, 95),
+            "ms",
+            floor=1000 * percentile(floor, 95),
+            goal=GOAL_MS,
         )
 
     def lists(self) -> None:
@@ -517,14 +612,23 @@ class Measure:
             )
 
     def export(self) -> None:
-        from models.cases.listing import CaseFilter, export_query
+        from models.cases.listing import CaseFilter, conditions, export_query
 
         with get_sessionmaker(self.url)() as session:
             viewer = session.scalar(select(User).where(User.username == "collector"))
-            total = session.scalar(select(func.count()).select_from(Case)) or 0
+            # The export of the cases opened since the day that holds the newest EXPORT_ROWS of them.
+            newest = session.scalar(
+                select(Case.created_at).order_by(Case.created_at.desc()).offset(EXPORT_ROWS - 1).limit(1)
+            )
+            since = (aware(newest) + timedelta(hours=5, minutes=30)).date() if newest else None
+            flt = CaseFilter(opened_from=since)
+            total = session.scalar(
+                select(func.count()).select_from(Case).where(*conditions(flt, viewer, self.now))
+            )
+        path = f"/cases/export.csv?from={since.isoformat()}" if since else "/cases/export.csv"
 
         def app_export() -> tuple[int, int]:
-            response = self.client.get("/cases/export.csv", buffered=False)
+            response = self.client.get(path, buffered=False)
             if response.status_code != 200:
                 raise RuntimeError(f"export: {response.status_code}")
             size = lines = 0
@@ -541,7 +645,7 @@ class Measure:
             rows = 0
             with self.engine.connect() as conn:
                 result = conn.execution_options(yield_per=1000).execute(
-                    export_query(CaseFilter(), viewer, datetime.now(UTC))
+                    export_query(flt, viewer, datetime.now(UTC))
                 )
                 for _row in result:
                     rows += 1

@@ -86,6 +86,7 @@ class CaseEvent(Base):
     """One thing that happened to a case. Rows are only ever inserted."""
 
     __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_kind_created", "kind", "created_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))  # "opened" or an Action value
