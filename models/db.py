@@ -41,8 +41,12 @@ def get_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # Pinned to UTC, so nothing the server or a session reads depends on the server's time zone.
+    # Planned for what the app runs: short queries (JIT compiling them cost 70 ms of a 300 ms
+    # dashboard query at a million cases) on SSD storage (PostgreSQL's default random_page_cost
+    # of 4 assumes spinning disks and chose a scan of every case over 27,000 index lookups).
+    options = "-c timezone=UTC -c jit=off -c random_page_cost=1.1"
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"options": "-c timezone=UTC"}
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"options": options}
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -11,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from models.cases.lifecycle import Action, Step
 from models.cases.tables import Case, CaseEvent
-from models.oversight.report import daily_report
+from models.oversight.report import OVERDUE_LISTED, daily_report
 from models.reference.tables import User
-from tests.casedata import build, move
+from tests.casedata import build, make_case, move
 from tests.conftest import login
 
 NOW = datetime(2026, 3, 20, 6, 0, tzinfo=UTC)
@@ -37,7 +38,7 @@ def test_it_counts_the_day(session: Session, numbers: dict[str, str]) -> None:
     assert (report.opened, report.closed, report.rejected) == (4, 1, 1)
     assert report.pending == {Step.dm: 1, Step.officer: 1, Step.callback: 0, Step.collector: 1}
     # c was resolved at 22:30 and the Collector's two hours had not run out by midnight.
-    assert [p.case.number for p in report.overdue] == [numbers["a"], numbers["b"]]
+    assert [p.number for p in report.overdue] == [numbers["a"], numbers["b"]]
     assert [
         (line.category.code, line.opened, line.closed, line.pending, line.overdue)
         for line in report.categories
@@ -53,7 +54,7 @@ def test_it_counts_the_day_before(session: Session, numbers: dict[str, str]) -> 
     report = daily_report(session, date(2026, 3, 10), NOW)
     assert (report.opened, report.closed, report.rejected) == (1, 0, 0)
     assert report.pending == {Step.dm: 1, Step.officer: 0, Step.callback: 0, Step.collector: 0}
-    assert [p.case.number for p in report.overdue] == [numbers["a"]]
+    assert [p.number for p in report.overdue] == [numbers["a"]]
 
 
 def test_it_reports_a_past_day_as_it_stood(
@@ -80,7 +81,7 @@ def test_it_reports_a_past_day_as_it_stood(
     session.commit()
     before = daily_report(session, date(2026, 3, 11), NOW)
     assert before.pending == {Step.dm: 1, Step.officer: 1, Step.callback: 0, Step.collector: 1}
-    assert [p.case.number for p in before.overdue] == [numbers["a"], numbers["b"]]
+    assert [p.number for p in before.overdue] == [numbers["a"], numbers["b"]]
     after = daily_report(session, date(2026, 3, 12), NOW)
     assert after.pending == {Step.dm: 0, Step.officer: 2, Step.callback: 0, Step.collector: 1}
     assert after.opened == 0
@@ -94,6 +95,25 @@ def test_it_prints_the_report(client: FlaskClient, numbers: dict[str, str]) -> N
     assert "Food Officer" in overdue
     assert "window.print()" in page
     assert page.count('class="category-line"') == 4
+
+
+def test_it_lists_the_longest_overdue_and_counts_the_rest(
+    client: FlaskClient, session: Session, district: dict[str, User]
+) -> None:
+    opened = datetime(2026, 3, 10, 4, 30, tzinfo=UTC)
+    cases = [
+        make_case(session, district["operator"], opened + timedelta(minutes=i))
+        for i in range(OVERDUE_LISTED + 2)
+    ]
+    session.commit()
+    login(client, "collector")
+    page = client.get("/reports/daily?date=2026-03-11").get_data(as_text=True)
+    overdue = page[page.index("Overdue cases") : page.index("By category")]
+    listed = re.findall(r'class="number" href="/cases/([^"]+)"', overdue)
+    assert listed == [c.number for c in cases[:OVERDUE_LISTED]]  # the longest overdue first
+    assert f"The {OVERDUE_LISTED} longest overdue are listed; 2 more were overdue." in overdue
+    assert "See every overdue case" not in overdue  # a past day: the case list shows now, not then
+    assert f'<td class="count">{OVERDUE_LISTED + 2}</td>' in page  # all counted
 
 
 @pytest.mark.parametrize(

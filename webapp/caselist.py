@@ -30,7 +30,7 @@ from models.cases.sla import overdue
 from models.db import get_sessionmaker
 from models.oversight.audit import record
 from models.oversight.feedback import feedback
-from models.oversight.report import daily_report
+from models.oversight.report import OVERDUE_LISTED, daily_report
 from models.oversight.tables import AuditEntry
 from models.reference.tables import Block, Category, Role, User
 from models.times import FIRST_DAY, INDIA, LAST_DAY, DayOutOfRange, day_start, db_time
@@ -292,11 +292,12 @@ def daily() -> Any:
         return render_template("caselist/report.html", report=None, error=error, today=today), 400
     report = daily_report(get_session(), day, now)
     audited("report", day.isoformat())
-    overdue = [(p, report.at - p.due) for p in report.overdue]
+    overdue = [(p, report.cases[p.case_id], report.at - p.due) for p in report.overdue[:OVERDUE_LISTED]]
     return render_template(
         "caselist/report.html",
         report=report,
         overdue=overdue,
+        overdue_more=len(report.overdue) - len(overdue),
         steps=STEP_LABELS,
         today=today,
         error=None,
