@@ -38,23 +38,25 @@ def test_it_moves_the_stamp_when_a_case_moves_or_a_call_is_logged(
 ) -> None:
     login(client, "dm")
     now = datetime.now(UTC)
-    first = pulse(client)["stamp"]
-    assert pulse(client)["stamp"] == first  # nothing happened: a page redraws nothing
+    first = pulse(client)
+    assert pulse(client) == first  # nothing happened: a page redraws nothing (the answer is kept)
 
     case = make_case(session, district["operator"], now)
     session.commit()
-    opened = pulse(client)["stamp"]
-    assert opened != first
+    opened = pulse(client)
+    assert opened["stamp"] != first["stamp"]
+    assert (first["waiting"], opened["waiting"]) == (0, 1)  # a new stamp: the answer is read again
 
     move(session, case, Action.assign, district["dm"], now, officer=district["cmho"])
     session.commit()
-    assigned = pulse(client)["stamp"]
-    assert assigned != opened
+    assigned = pulse(client)
+    assert assigned["stamp"] != opened["stamp"]
+    assert assigned["waiting"] == 0
 
     operator = district["operator"].id
     session.add(Call(phone="+919876543210", kind="information", by_user_id=operator, created_at=now))
     session.commit()
-    assert pulse(client)["stamp"] != assigned
+    assert pulse(client)["stamp"] != assigned["stamp"]
 
 
 @pytest.mark.parametrize(

@@ -54,9 +54,10 @@ def waiting_clause(user: User) -> ColumnElement[bool]:
     return Case.state.in_(OPEN_STATES)
 
 
-def pulse(session: Session, user: User) -> Pulse:
-    # Every decision adds an event and every case starts with one: the newest event id moves with
-    # any change to a case; calls and readings are rows only ever inserted.
+def stamp(session: Session) -> str:
+    """What moves with any change: every decision adds an event and every case starts with one, so
+    the newest event id moves with any change to a case; calls and readings are rows only ever inserted.
+    """
     event, call, reading = session.execute(
         select(
             select(func.max(CaseEvent.id)).scalar_subquery(),
@@ -64,9 +65,14 @@ def pulse(session: Session, user: User) -> Pulse:
             select(func.max(Reading.id)).scalar_subquery(),
         )
     ).one()
+    return f"{event or 0}.{call or 0}.{reading or 0}"
+
+
+def pulse(session: Session, user: User, at: str | None = None) -> Pulse:
+    """The user's pulse; `at`: the stamp, if read already."""
     waiting = session.scalar(select(func.count()).select_from(Case).where(waiting_clause(user))) or 0
     return Pulse(
-        stamp=f"{event or 0}.{call or 0}.{reading or 0}",
+        stamp=at if at is not None else stamp(session),
         waiting=waiting,
         emergencies=emergencies_for(session, user),
     )

@@ -35,6 +35,7 @@ class Case(Base):
         Index("ix_cases_category_created", "category_id", "created_at"),
         Index("ix_cases_block_created", "block_id", "created_at"),
         Index("ix_cases_officer_created", "officer_id", "created_at"),
+        Index("ix_cases_emergency_state", "emergency", "state"),  # the live pulse's open emergencies
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(32), unique=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, select, tuple_
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from models.cases.lifecycle import WAITING_ON, State, Step
@@ -156,20 +157,19 @@ def durations_query(window: Window) -> Select[tuple[int, int | None, int | None,
     )
 
 
-def percentiles_query(window: Window) -> Select[tuple[str, int | None, timedelta, timedelta]]:
+def percentiles_query(window: Window) -> Select[tuple[str, int | None, list[timedelta]]]:
     """PostgreSQL: the median and 90th percentile of opening -> first resolution of the cases opened
-    in window, for all of them and by category, block and officer: ("", None, ...), ("category", id,
-    ...) and so on. `percentile_disc` is the nearest rank, as `percentile()` takes it on SQLite."""
+    in window, for all of them and by category, block and officer: ("", None, [median, p90]),
+    ("category", id, [...]) and so on. `percentile_disc` is the nearest rank, as `percentile()` takes
+    it on SQLite; both from one sort of each group."""
     took = Case.resolved_at - Case.created_at
     grouped = func.grouping(Case.category_id, Case.block_id, Case.officer_id)  # a bit per column left out
-    rows = (
+    kind = case((grouped == 3, "category"), (grouped == 5, "block"), (grouped == 6, "officer"), else_="")
+    return (
         select(
-            case(
-                (grouped == 3, "category"), (grouped == 5, "block"), (grouped == 6, "officer"), else_=""
-            ).label("grouped"),
+            kind.label("grouped"),
             func.coalesce(Case.category_id, Case.block_id, Case.officer_id).label("key"),
-            func.percentile_disc(0.5).within_group(took),
-            func.percentile_disc(0.9).within_group(took),
+            func.percentile_disc(postgresql.array([0.5, 0.9])).within_group(took),
         )
         .where(window.holds(Case.created_at), Case.resolved_at.is_not(None))
         .group_by(
@@ -178,7 +178,6 @@ def percentiles_query(window: Window) -> Select[tuple[str, int | None, timedelta
             )
         )
     )
-    return rows
 
 
 def calls_query(window: Window) -> Select[tuple[int, str, int]]:
@@ -200,10 +199,10 @@ def window_stats(session: Session, now: datetime, days: int) -> WindowStats:
             tally.add(State(state), bool(overdue), bool(resolved), bool(within), n)
     if session.get_bind().dialect.name == "postgresql":
         # The database takes the percentiles: some 50 rows, not every resolved case of the window.
-        for grouped, key, median, p90 in session.execute(percentiles_query(window)):
+        for grouped, key, values in session.execute(percentiles_query(window)):
             tally = total if grouped == "" else groups[grouped].get(key)
-            if tally is not None:
-                tally.median, tally.p90 = median, p90
+            if tally is not None and values:  # none: no case of the window resolved
+                tally.median, tally.p90 = values
     else:
         times: dict[int, list[timedelta]] = defaultdict(list)  # keyed by id() of each tally
         for category, block, officer, created, resolved_at in session.execute(durations_query(window)):
