@@ -464,6 +464,12 @@ class Measure:
                 times.append(seconds)
         return times
 
+    def add_p95(self, metric: str, page: list[float], floor: list[float], goal: str) -> None:
+        """A page's p95 in ms beside its floor's."""
+        self.report.add(
+            NAME, metric, 1000 * percentile(page, 95), "ms", floor=1000 * percentile(floor, 95), goal=goal
+        )
+
     def timed_sql(self, work: Callable[[Connection], Any]) -> list[float]:
         times = []
         with self.engine.connect() as conn:
@@ -530,14 +536,7 @@ class Measure:
             conn.commit()
         floor = self.timed_sql(bare)
         for label, times in (("nothing moved", unmoved), ("after a change", moved)):
-            self.report.add(
-                NAME,
-                f"GET /live/pulse [{label}] p95",
-                1000 * percentile(times, 95),
-                "ms",
-                floor=1000 * percentile(floor, 95),
-                goal="<= 20",
-            )
+            self.add_p95(f"GET /live/pulse [{label}] p95", times, floor, "<= 20")
 
     def daily_report(self) -> None:
         """The Collector's daily report of today and of a day a month ago (goal <= 1 s)."""
@@ -553,14 +552,7 @@ class Measure:
 
             page = self.timed_get(f"/reports/daily?date={day.isoformat()}")
             floor = self.timed_sql(bare)
-            self.report.add(
-                NAME,
-                f"GET /reports/daily [{label}] p95",
-                1000 * percentile(page, 95),
-                "ms",
-                floor=1000 * percentile(floor, 95),
-                goal="<= 1000",
-            )
+            self.add_p95(f"GET /reports/daily [{label}] p95", page, floor, "<= 1000")
 
     def caller_history(self) -> None:
         """The operator's view of a caller's earlier calls and cases, as the phone is typed."""
@@ -585,14 +577,7 @@ class Measure:
             caller_history(Session(bind=conn), phones[next(count) % len(phones)])
 
         floor = self.timed_sql(bare)
-        self.report.add(
-            NAME,
-            "GET /calls/history (a caller with 3+ cases) p95",
-            1000 * percentile(page, 95),
-            "ms",
-            floor=1000 * percentile(floor, 95),
-            goal=GOAL_MS,
-        )
+        self.add_p95("GET /calls/history (a caller with 3+ cases) p95", page, floor, GOAL_MS)
 
     def lists(self) -> None:
         from models.cases.listing import CaseFilter, conditions, query
@@ -632,14 +617,7 @@ class Measure:
 
             page = self.timed_get(f"/cases?{args}" if args else "/cases")
             floor = self.timed_sql(bare)
-            self.report.add(
-                NAME,
-                f"GET /cases [{label}] p95",
-                1000 * percentile(page, 95),
-                "ms",
-                floor=1000 * percentile(floor, 95),
-                goal=GOAL_MS,
-            )
+            self.add_p95(f"GET /cases [{label}] p95", page, floor, GOAL_MS)
 
     def export(self) -> None:
         from models.cases.listing import CaseFilter, conditions, export_query
