@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, url_for
+from flask import Blueprint, current_app, jsonify, url_for
 from flask_login import current_user, login_required
 
 from models.cases.pulse import Pulse, stamp
@@ -19,18 +19,20 @@ from webapp.labels import STATE_LABELS, localized
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 
-# Each user's last answer, by the stamp it was read at. The answer is a function of the user and the
-# data, and any change to the data moves the stamp: a screen that asks again before anything moved
-# costs the stamp's three index lookups, not the counts (15-25 ms for the Collector at a million cases).
-_answers: dict[tuple[int, str], Pulse] = {}
-
 
 def current_pulse(session: Any, user: User) -> Pulse:
+    """The user's pulse, from their last answer while the stamp stands.
+
+    The answer is a function of the user and the data, and any change to the data moves the stamp:
+    a screen that asks again before anything moved costs the stamp's three index lookups, not the
+    counts (15-25 ms for the Collector at a million cases). Kept per app (per database).
+    """
+    answers: dict[tuple[int, str], Pulse] = current_app.extensions.setdefault("live_pulse", {})
     now = stamp(session)
     key = (user.id, user.role)
-    held = _answers.get(key)
+    held = answers.get(key)
     if held is None or held.stamp != now:
-        held = _answers[key] = read_pulse(session, user, now)
+        held = answers[key] = read_pulse(session, user, now)
     return held
 
 
