@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from models.cases.tables import Case
 from models.emergency.cases import AdmissionFacts, record_admission
-from models.homecare.followups import make_day_list, slot_due_at
+from models.homecare.followups import RETRY_AFTER, make_day_list, slot_due_at
 from models.homecare.tables import FollowUp, Patient, Reading
 from models.reference.tables import User
 from models.times import INDIA
@@ -227,9 +227,13 @@ def test_it_requeues_an_unreachable_call_and_discharges(
     call = demo_call(session)
     login(client, "operator")
     page = client.get(f"/follow-ups/{call.id}").get_data(as_text=True)
+    # Tried again RETRY_AFTER later if that is still the same India day; in the day's last hour the
+    # call ends unreachable instead (CI runs this at any hour), and a discharge then leaves it so.
+    later_today = {(datetime.now(UTC) + RETRY_AFTER).astimezone(INDIA).date() == call.day}
     response = client.post(
         f"/follow-ups/{call.id}/unreachable", data={"unreachable-csrf_token": csrf_token(page, "unreachable")}
     )
+    later_today.add((datetime.now(UTC) + RETRY_AFTER).astimezone(INDIA).date() == call.day)
     assert response.status_code == 302
     session.refresh(call)
     assert call.attempts == 1 and call.patient.misses_in_row == 1
@@ -241,7 +245,8 @@ def test_it_requeues_an_unreachable_call_and_discharges(
     )
     assert response.status_code == 302
     session.expire_all()
-    assert (call.patient.status, call.status) == ("discharged", "cancelled")
+    after = {"cancelled" if retried else "unreachable" for retried in later_today}
+    assert call.patient.status == "discharged" and call.status in after
     login(client, "dm")
     token = csrf_token(client.get("/patients").get_data(as_text=True))
     assert (
