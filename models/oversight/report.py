@@ -17,11 +17,8 @@ from models.times import aware, day_start
 
 # Escalation events repeat the state; only these kinds move a case (and restart its step clock).
 MOVES = ("opened", *Action)
-
-
 BATCH = 1_000  # cases whose last moves one statement reads
-# The overdue cases a report lists, longest overdue first; it counts them all.
-OVERDUE_LISTED = 100
+OVERDUE_LISTED = 100  # the overdue cases a report lists, longest overdue first; it counts them all
 
 
 @dataclass(frozen=True)
@@ -92,16 +89,9 @@ def daily_report(session: Session, day: date, now: datetime) -> DailyReport:
             closed[category_id] += count
     waiting = pending_at(session, at)
     categories = session.scalars(select(Category).order_by(Category.name)).all()
-    lines = [
-        CategoryLine(
-            c,
-            opened[c.id],
-            closed[c.id],
-            sum(1 for p in waiting if p.category_id == c.id),
-            sum(1 for p in waiting if p.category_id == c.id and p.overdue),
-        )
-        for c in categories
-    ]
+    pending = Counter(p.category_id for p in waiting)
+    late = Counter(p.category_id for p in waiting if p.overdue)
+    lines = [CategoryLine(c, opened[c.id], closed[c.id], pending[c.id], late[c.id]) for c in categories]
     overdue = sorted((p for p in waiting if p.overdue), key=lambda p: (p.due, p.case_id))
     listed = [p.case_id for p in overdue[:OVERDUE_LISTED]]
     cases = session.scalars(
