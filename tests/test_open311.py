@@ -22,6 +22,7 @@ from models.emergency.cases import emergency_category
 from models.outbox import Outbox
 from models.oversight.tables import AuditEntry
 from models.reference.tables import User
+from models.times import india_day
 from tests.casedata import make_case, move
 from tests.conftest import login
 
@@ -363,7 +364,7 @@ def test_it_filters_requests(client: FlaskClient, cases: dict[str, str]) -> None
         cases["old"],
     ]
     # An unencoded "+05:30" arrives as " 05:30", and a day alone is India's midnight.
-    day = (now + timedelta(days=1)).date().isoformat()
+    day = (india_day(now) + timedelta(days=1)).isoformat()  # tomorrow in India, whatever UTC's date
     assert numbers(client, f"start_date={day}T00:00:00+05:30") == []
     assert numbers(client, f"start_date={day}") == []
 
