@@ -122,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         help="scripts/cluster.py's layout: two Prefect API servers and its services on PostgreSQL and "
         "Redis (databases 12, 13), two web nodes, nginx in front (implies --postgres)",
     )
+    parser.add_argument(
+        "--dispatcher-apart",
+        action="store_true",
+        help="a dispatcher process of its own beside each worker, not one in it (scripts/start's layout)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep each stack's instance folder (logs, mail)")
     parser.add_argument("--json", type=Path, help="also append the JSON lines to this file")
     args = parser.parse_args(argv)
@@ -140,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         env=tuple(tuple(e.split("=", 1)) for e in args.env),
         copies=args.copies or (2 if args.cluster else 1),
         cluster=args.cluster,
+        dispatcher_apart=args.dispatcher_apart,
     )  # type: ignore[misc]
     signal.signal(signal.SIGTERM, _terminate)
     report = Report(db=options.db, json_file=args.json)

@@ -216,7 +216,7 @@ async def app_burst(
     refused = sum(
         stack.log_count(name, "503 Service Unavailable")
         for name in stack.stack.procs
-        if name.startswith("dispatcher")
+        if name.startswith(("dispatcher", "worker"))  # a worker may run a dispatcher (dispatch --worker)
     )
     report.add(NAME, f"Prefect API 503s to the dispatcher (retried) {tag}", refused, "answers")
     report.add(NAME, f"Prefect server 'database is locked' errors {tag}", locked, "errors")

@@ -58,6 +58,7 @@ class Options:
     env: tuple[tuple[str, str], ...] = ()  # extra environment for every process of the stack
     copies: int = 1  # dispatchers, and workers each with its launch server (the worker engine only)
     cluster: bool = False  # scripts/cluster.py's layout (PostgreSQL, Redis, nginx), not scripts/stack.py's
+    dispatcher_apart: bool = False  # a dispatcher process of its own, not one in each worker
 
     @property
     def db(self) -> str:
@@ -258,7 +259,8 @@ class BenchStack:
                 docket_url=f"redis://127.0.0.1:6379/{REDIS_DBS[1]}",
             )
         else:
-            self.stack = Stack(**common)
+            in_worker = options.engine == "worker" and not options.dispatcher_apart
+            self.stack = Stack(**common, dispatch_in_worker=in_worker)
         self.prefect = PrefectApi(self.stack.api_url)
         self.ok = False
         self.keep = options.keep  # keep the instance folder (set when something looks wrong)
@@ -306,8 +308,9 @@ class BenchStack:
             s.spawn("serve", sys.executable, "-m", "bench.serve", "--limit", str(self.options.work_limit))
         for name in (self.app_deployment, self.floor_deployment):
             wait_until(lambda n=name: self._has_deployment(n), 120, 0.5, f"deployment {name}")
-        for copy in range(1, self.options.copies + 1):
-            s.start_dispatcher(copy)
+        if not getattr(s, "dispatch_in_worker", False):
+            for copy in range(1, self.options.copies + 1):
+                s.start_dispatcher(copy)
         s.start_web()
         print(
             f"# stack up: {s.web_url} (Prefect {s.api_url}), engine={self.engine}, "

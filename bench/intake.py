@@ -21,7 +21,7 @@ import random
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Column, Engine, Index, MetaData, Table, create_engine, event, insert
@@ -57,7 +57,8 @@ def sizes(quick: bool) -> dict[int, int]:
 
 
 def run(options: Options, report: Report) -> None:
-    with BenchStack(NAME, options) as stack:
+    # The conditions stop the dispatcher alone: it runs in a process of its own here.
+    with BenchStack(NAME, replace(options, dispatcher_apart=True)) as stack:
         asyncio.run(_run(stack, options, report))
 
 

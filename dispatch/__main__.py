@@ -1,4 +1,5 @@
-"""`python -m dispatch [--seconds N]`: run one dispatcher (start as many as you like, anywhere)."""
+"""`python -m dispatch [--seconds N] [--worker POOL --limit N]`: run one dispatcher (start as many as
+you like, anywhere); with --worker, Prefect's process worker for POOL runs in the same process."""
 
 from __future__ import annotations
 
@@ -11,12 +12,21 @@ from models.config import Settings
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m dispatch", description=__doc__)
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: never)")
+    parser.add_argument("--worker", metavar="POOL", help="also run Prefect's process worker for POOL here")
+    parser.add_argument("--limit", type=int, default=None, help="with --worker: runs at once")
     args = parser.parse_args()
+    if args.worker and args.seconds:
+        parser.error("--seconds stops a dispatcher alone, not one with --worker")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s dispatch %(message)s")
-    from dispatch.loop import run
-
     try:
-        run(Settings.from_env(), stop_after=args.seconds)
+        if args.worker:
+            from dispatch import worker
+
+            worker.run(Settings.from_env(), args.worker, args.limit)
+        else:
+            from dispatch.loop import run
+
+            run(Settings.from_env(), stop_after=args.seconds)
     except KeyboardInterrupt:
         pass
 

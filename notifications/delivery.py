@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
-import apprise
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,6 +70,8 @@ def recipients(session: Session, case: Case, event: CaseEvent) -> list[User]:
 
 def masked(url: str) -> str:
     """The URL as shown to people: secrets masked by Apprise, options dropped."""
+    import apprise  # here: the web app's processes hold Apprise only once a page shows a channel
+
     plugin = apprise.Apprise.instantiate(url)
     if not plugin:
         return "(invalid URL)"

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from apprise import Apprise
-from apprise.plugins.email import NotifyEmail
 
 from models.times import aware
 
@@ -75,6 +73,9 @@ def body_text(message: EmailMessage) -> str:
 
 def mail_addresses(urls: Iterable[str]) -> set[str]:
     """The addresses these Apprise URLs mail to, lower-cased (URLs of other kinds give none)."""
+    from apprise import Apprise  # here: the sink itself needs no Apprise (the web app's inbox page does)
+    from apprise.plugins.email import NotifyEmail
+
     found = set()
     for url in urls:
         plugin = Apprise.instantiate(url)

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import apprise
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,7 +81,10 @@ def prepared(url: str, seconds: float) -> str:
 def send_message(message: Message, seconds: float) -> str:
     """Send one message to its Apprise URL; return "" when the channel took it, else why not."""
     # A fresh Apprise object per message: its e-mail plugin otherwise waits
-    # 5.5 s between sends on one object (request_rate_per_sec).
+    # 5.5 s between sends on one object (request_rate_per_sec). Imported here: the web app's
+    # processes, which import this module for its texts, seldom send (the launcher imports it once).
+    import apprise
+
     sender = apprise.Apprise()
     if not sender.add(prepared(message.url, seconds)):
         error = INVALID_URL

@@ -1,7 +1,8 @@
 """Start the whole Control Room system on one machine and stop it cleanly.
 
-Processes: a mail sink (demo), the Prefect server, a process worker, the outbox
-dispatcher and the web app (gunicorn). `python -m scripts.stack` runs them until
+Processes: a mail sink (demo), the Prefect server, a launch server, the process worker with
+the outbox dispatcher in it (`python -m dispatch --worker`; apart with --dispatcher-apart) and
+the web app (gunicorn). `python -m scripts.stack` runs them until
 Ctrl-C; the tests start the same Stack on their own ports and databases.
 """
 
@@ -53,7 +54,10 @@ class Stack:
     # Copies of the parts that scale out: each worker has its own launch server. Any number of
     # dispatchers share the outbox through claims in the database.
     workers: int = 1
-    dispatchers: int = 1
+    dispatchers: int = 1  # dispatchers of their own, besides those in the workers
+    # Each worker runs a dispatcher in its own process (`python -m dispatch --worker`): one Prefect
+    # client in memory, not two (~80 MB less on one machine; docs/performance.md, goal 6).
+    dispatch_in_worker: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -216,8 +220,13 @@ class Stack:
             str(self.work_limit),
         ]
 
+    def dispatching_worker_command(self) -> list[str]:
+        """The same worker, run in a dispatcher's process (`python -m dispatch --worker`)."""
+        return [sys.executable, "-m", "dispatch", "--worker", "control-room", "--limit", str(self.work_limit)]
+
     def start_worker(self, copy: int = 1) -> None:
-        self.spawn(self.named("worker", copy), *self.worker_command(), env=self.launcher_socket(copy))
+        command = self.dispatching_worker_command() if self.dispatch_in_worker else self.worker_command()
+        self.spawn(self.named("worker", copy), *command, env=self.launcher_socket(copy))
 
     def start_dispatcher(self, copy: int = 1) -> None:
         self.spawn(self.named("dispatcher", copy), sys.executable, "-m", "dispatch")
@@ -310,7 +319,14 @@ def main() -> None:
     parser.add_argument("--smtp-port", type=int, default=8025, help="demo mail sink port")
     parser.add_argument("--no-launcher", action="store_true", help="start each flow step cold (slower)")
     parser.add_argument("--workers", type=int, default=1, help="Prefect workers (each with a launch server)")
-    parser.add_argument("--dispatchers", type=int, default=1, help="outbox dispatchers (any number may run)")
+    parser.add_argument(
+        "--dispatchers", type=int, default=0, help="outbox dispatchers besides the workers' (any number)"
+    )
+    parser.add_argument(
+        "--dispatcher-apart",
+        action="store_true",
+        help="workers without a dispatcher in them; then at least one dispatcher of its own",
+    )
     args = parser.parse_args()
     instance = Path(os.environ.get("CONTROL_ROOM_INSTANCE", ROOT / "instance"))
     database_url = os.environ.get("DATABASE_URL", f"sqlite:///{instance / 'control_room.sqlite'}")
@@ -323,7 +339,8 @@ def main() -> None:
         demo=args.demo,
         launcher=not args.no_launcher,
         workers=args.workers,
-        dispatchers=args.dispatchers,
+        dispatchers=max(args.dispatchers, 1) if args.dispatcher_apart else args.dispatchers,
+        dispatch_in_worker=not args.dispatcher_apart,
     )
     run_until_stopped(stack, instance, demo=args.demo)
 

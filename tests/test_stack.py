@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,25 @@ def test_it_documents_the_web_app_as_the_stack_runs_it(tmp_path: Path) -> None:
 
 def test_it_documents_the_worker_with_the_stack_s_work_limit(tmp_path: Path) -> None:
     assert manual("prefect", "worker", "start")[1:] == stack(tmp_path).worker_command()[1:]
+
+
+def test_it_runs_the_same_worker_in_a_dispatcher_s_process(tmp_path: Path) -> None:
+    """scripts/start's worker: Prefect's process worker of the same pool and limit, in `dispatch --worker`."""
+    worker, merged = stack(tmp_path).worker_command(), stack(tmp_path).dispatching_worker_command()
+    assert merged[1:5] == ["-m", "dispatch", "--worker", worker[worker.index("--pool") + 1]]
+    assert merged[merged.index("--limit") + 1] == worker[worker.index("--limit") + 1] == "4"
+    assert "python -m dispatch --worker control-room --limit 4" in README
+
+
+def test_it_refuses_a_time_limit_on_a_dispatcher_that_runs_a_worker() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "dispatch", "--worker", "control-room", "--seconds", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--seconds stops a dispatcher alone" in done.stderr
 
 
 def test_it_documents_the_prefect_server_on_the_port_the_workers_use() -> None:

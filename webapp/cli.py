@@ -15,7 +15,6 @@ from werkzeug.security import generate_password_hash
 from models.access.sessions import end_all
 from models.config import INSTANCE, LANGUAGES
 from models.db import get_sessionmaker
-from models.migrate import upgrade
 from models.reference.loading import LOADERS, ImportFailed, load_csv
 from models.reference.tables import Role, User
 
@@ -39,6 +38,8 @@ def register(app: Flask) -> None:
     @app.cli.command("migrate")
     def migrate() -> None:
         """Create or upgrade the database schema (Alembic)."""
+        from models.migrate import upgrade  # here: Alembic is ~20 MB the web app's processes need not hold
+
         upgrade(current_app.config["SETTINGS"].database_url)
         click.echo("database is up to date")
 

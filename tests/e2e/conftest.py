@@ -41,6 +41,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, http_sink: HttpSink) -> Iter
         smtp_port=free_port(),
         demo=True,
         web_workers=1,
+        # scripts/start's layout (the worker runs a dispatcher), and a dispatcher of its own: the
+        # fault tests stop the worker while complaints must still get their runs.
+        dispatch_in_worker=True,
+        dispatchers=1,
         extra_env={
             # No scheduled sweeps: the escalation tests run the sweep themselves, with their clock.
             "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
