@@ -154,9 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names or BENCHES:
         started = time.monotonic()
         size = "quick" if options.quick else "full"
+        apart = options.dispatcher_apart or options.engine != "worker" or options.cluster
         print(
             f"# === {name} ({size}, {options.db}, engine {options.engine}, limit {options.work_limit}, "
-            f"env {dict(options.env)})",
+            f"dispatcher {'apart' if apart else 'in the worker'}, env {dict(options.env)})",
             flush=True,
         )
         try:
