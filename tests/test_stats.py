@@ -11,7 +11,7 @@ from models.cases.decisions import Intake, decide, open_case
 from models.cases.lifecycle import Action, State, Step
 from models.cases.tables import Case, Priority
 from models.desk.tables import Call
-from models.oversight.stats import Window, age_range, daily, pending, percentile, window_stats
+from models.oversight.stats import Window, age_range, call_counts, daily, pending, percentile, window_stats
 from models.reference.tables import User
 
 # 12:00 on 12 March 2025 in India (UTC+5:30).
@@ -175,3 +175,16 @@ def test_it_dates_each_age(key: str, expected: tuple[date | None, date]) -> None
 def test_it_takes_the_nearest_rank(p: float, expected: int) -> None:
     values = [timedelta(minutes=m) for m in (4, 1, 3, 2)]
     assert percentile(values, p) == timedelta(minutes=expected)
+
+
+def test_it_reads_the_calls_once_for_every_window_inside_the_longest(
+    session: Session, cases: dict[str, Case]
+) -> None:
+    """The dashboard reads ten days' calls once; today's and each day's are the same as read alone."""
+    calls = call_counts(session, Window.ending(NOW, 10))
+    assert window_stats(session, NOW, 1, calls).calls_by_kind == window_stats(session, NOW, 1).calls_by_kind
+    assert window_stats(session, NOW, 1, calls).calls == 2
+    assert window_stats(session, NOW, 10, calls).calls == 3
+    assert [d.calls for d in daily(session, NOW, 10, calls)] == [d.calls for d in daily(session, NOW, 10)]
+    with pytest.raises(ValueError, match="not inside"):  # a window reaching past the calls read
+        window_stats(session, NOW, 11, calls)

@@ -187,8 +187,37 @@ def calls_query(window: Window) -> Select[tuple[int, str, int]]:
     return select(sub.c.day, sub.c.kind, func.count().label("n")).group_by(sub.c.day, sub.c.kind)
 
 
-def window_stats(session: Session, now: datetime, days: int) -> WindowStats:
-    """The figures of the `days` India days ending today, as they stand at `now`."""
+@dataclass(frozen=True)
+class CallCounts:
+    """Calls logged in a window, by day of the window and kind: read once, for each window inside it."""
+
+    window: Window
+    by_day: dict[int, dict[str, int]]  # the window's day index -> kind -> calls
+
+    def day(self, d: date) -> dict[str, int]:
+        return self.by_day.get((d - self.window.first).days, {})
+
+    def kinds(self, window: Window) -> dict[str, int]:
+        """Calls by kind in window, one of the days of this one."""
+        if window.first < self.window.first or window.last > self.window.last:
+            raise ValueError(f"{window} is not inside {self.window}, whose calls these are")
+        counts: dict[str, int] = defaultdict(int)
+        for d in window.days:
+            for kind, n in self.day(d).items():
+                counts[kind] += n
+        return dict(counts)
+
+
+def call_counts(session: Session, window: Window) -> CallCounts:
+    by_day: dict[int, dict[str, int]] = defaultdict(dict)
+    for index, kind, n in session.execute(calls_query(window)):
+        by_day[index][kind] = n
+    return CallCounts(window, dict(by_day))
+
+
+def window_stats(session: Session, now: datetime, days: int, calls: CallCounts | None = None) -> WindowStats:
+    """The figures of the `days` India days ending today, as they stand at `now`; the calls from
+    `calls` (of a window holding this one) when given, else read."""
     window = Window.ending(now, days)
     total = Tally()
     groups: dict[str, dict[int, Tally]] = {"category": {}, "block": {}, "officer": {}}
@@ -211,13 +240,11 @@ def window_stats(session: Session, now: datetime, days: int) -> WindowStats:
         for tally in [total, *(t for g in groups.values() for t in g.values())]:
             tally.median = percentile(times[id(tally)], 50)
             tally.p90 = percentile(times[id(tally)], 90)
-    calls: dict[str, int] = defaultdict(int)
-    for _day, kind, n in session.execute(calls_query(window)):
-        calls[kind] += n
+    by_kind = (calls or call_counts(session, window)).kinds(window)
     return WindowStats(
         window=window,
-        calls=sum(calls.values()),
-        calls_by_kind=dict(calls),
+        calls=sum(by_kind.values()),
+        calls_by_kind=by_kind,
         total=total,
         by_category=groups["category"],
         by_block=groups["block"],
@@ -261,14 +288,15 @@ def days_query(window: Window) -> Select[tuple[int, str, int]]:
     return select(sub.c.day, sub.c.state, func.count().label("n")).group_by(sub.c.day, sub.c.state)
 
 
-def daily(session: Session, now: datetime, days: int) -> list[Day]:
-    """Each of the `days` India days ending today, oldest first."""
+def daily(session: Session, now: datetime, days: int, calls: CallCounts | None = None) -> list[Day]:
+    """Each of the `days` India days ending today, oldest first (the calls from `calls` when given)."""
     window = Window.ending(now, days)
     result = [Day(d) for d in window.days]
     for index, state, n in session.execute(days_query(window)):
         result[index].by_state[State(state)] += n
-    for index, _kind, n in session.execute(calls_query(window)):
-        result[index].calls += n
+    calls = calls or call_counts(session, window)
+    for day in result:
+        day.calls = sum(calls.day(day.day).values())
     return result
 
 
