@@ -118,7 +118,7 @@ def test_it_shows_who_saw_their_hand_offs_and_how_soon(
     now = datetime.now(UTC)
     for event in session.scalars(select(CaseEvent).where(CaseEvent.kind.in_(["opened", "assign"]))):
         user = district["cmho"] if event.kind == "assign" else district["dm"]
-        sent = max(now - timedelta(minutes=30), day_start(india_day(now)))  # today's, even just after midnight
+        sent = max(now - timedelta(minutes=30), day_start(india_day(now)))  # today's, even after midnight
         for reason, status in ((Reason.first, "failed"), (Reason.fallback, "sent")):
             seen = sent + timedelta(minutes=6) if user is district["cmho"] and status == "sent" else None
             session.add(
