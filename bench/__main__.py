@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dispatcher-apart",
         action="store_true",
-        help="a dispatcher process of its own beside each worker, not one in it (scripts/start's layout)",
+        help="a dispatcher process of its own beside each worker, not one in it "
+        "(scripts/start --dispatcher-apart)",
     )
     parser.add_argument("--keep", action="store_true", help="keep each stack's instance folder (logs, mail)")
     parser.add_argument("--json", type=Path, help="also append the JSON lines to this file")

@@ -308,7 +308,7 @@ class BenchStack:
             s.spawn("serve", sys.executable, "-m", "bench.serve", "--limit", str(self.options.work_limit))
         for name in (self.app_deployment, self.floor_deployment):
             wait_until(lambda n=name: self._has_deployment(n), 120, 0.5, f"deployment {name}")
-        if not getattr(s, "dispatch_in_worker", False):
+        if not s.dispatch_in_worker:
             for copy in range(1, self.options.copies + 1):
                 s.start_dispatcher(copy)
         s.start_web()

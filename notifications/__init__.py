@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from notifications.sending import DeliveryFailed, GivenUp
 
 # Imported on first use (PEP 562): the demo mail sink, one module of this package, then holds
-# neither Apprise nor the app's models (~40 MB less in that process).
+# neither Apprise nor the app's models (12 MB less in that process: 64 -> 52 MB RSS).
 _EXPORTS = {
     "deliver_event": "notifications.delivery",
     "plan_deliveries": "notifications.delivery",

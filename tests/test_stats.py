@@ -188,3 +188,5 @@ def test_it_reads_the_calls_once_for_every_window_inside_the_longest(
     assert [d.calls for d in daily(session, NOW, 10, calls)] == [d.calls for d in daily(session, NOW, 10)]
     with pytest.raises(ValueError, match="not inside"):  # a window reaching past the calls read
         window_stats(session, NOW, 11, calls)
+    with pytest.raises(ValueError, match="not a day of"):  # a day before the calls read: not a silent 0
+        daily(session, NOW, 11, calls)

@@ -195,6 +195,9 @@ class CallCounts:
     by_day: dict[int, dict[str, int]]  # the window's day index -> kind -> calls
 
     def day(self, d: date) -> dict[str, int]:
+        """Calls by kind on day d, one of this window's days."""
+        if not self.window.first <= d <= self.window.last:
+            raise ValueError(f"{d} is not a day of {self.window}, whose calls these are")
         return self.by_day.get((d - self.window.first).days, {})
 
     def kinds(self, window: Window) -> dict[str, int]:
