@@ -1,10 +1,13 @@
 """What the deployment relies on in Prefect besides prefect.yaml: `python -m flows.automations` creates
-or updates the zombie-run automation and the urgent work queue.
+or updates the zombie-run automation and the work queues.
 
 An urgent case's runs (an emergency's) go to the work pool's `urgent` queue (models/config.URGENT_QUEUE,
 dispatch/engine.start_case), first in the pool's priority: a worker with a free slot takes its
-runs, starts and resumes alike, before the default queue's, so a storm of routine complaints does
-not hold an emergency back.
+runs, starts and resumes alike, before the default queue's. Priority alone waits for a slot to
+come free, and in a storm every slot is a routine step of several seconds; so the default queue
+may also hold fewer runs at once than the pool's workers have slots (CONTROL_ROOM_ROUTINE_SLOTS,
+Prefect's work-queue concurrency limit, counted across the pool): the slots left over are free
+whenever an urgent run comes. scripts/stack.py sets it to the workers' slots less one.
 
 A worker machine that dies mid-step leaves its flow run "Running" for ever. Flow
 runs send heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, default 180 s); this
@@ -45,7 +48,8 @@ def zombie_automation(within: timedelta, flow_name: str) -> Automation:
     a window after the end, with nothing left to come, and the automation fired at each escalation
     sweep with nothing to do ("Run is already in terminal state COMPLETED"). No `expect` can say
     "unless it ended before", so the scheduled flows are left out: a sweep, follow-up list or
-    retries run left Running by a dead machine blocks nothing (no concurrency limits) and the next
+    retries run left Running by a dead machine holds one of the default queue's slots only until
+    its worker's other runs are marked crashed, or for good if none were (the next
     scheduled run does its work; an advisory's unsent messages go with send-retries. A complaint
     step that ends as fast is rare, and harmless: a completed run refuses the Crashed state, and
     the dispatcher puts a suspended one back to wait.
@@ -86,25 +90,46 @@ def zombie_automation(within: timedelta, flow_name: str) -> Automation:
     )
 
 
-def ensure_urgent_queue(deployment: str) -> str:
-    """The urgent queue in the deployment's work pool, first in priority; return what was done."""
+def routine_slots_from_env() -> int | None:
+    """CONTROL_ROOM_ROUTINE_SLOTS: routine runs at once across the pool (unset or empty: no limit)."""
+    value = os.environ.get("CONTROL_ROOM_ROUTINE_SLOTS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"CONTROL_ROOM_ROUTINE_SLOTS={value!r}: a whole number of at least 1, or empty")
+    return int(value)
+
+
+def ensure_queues(deployment: str, routine_slots: int | None) -> list[str]:
+    """The urgent queue in the deployment's work pool, first in priority, and the deployment's own
+    queue holding at most routine_slots runs at once (None: no limit); return what was done."""
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
+    done = []
     with get_client(sync_client=True) as client:
-        pool = client.read_deployment_by_name(deployment).work_pool_name
+        found = client.read_deployment_by_name(deployment)
+        pool = found.work_pool_name
         try:
             queue = client.read_work_queue_by_name(URGENT_QUEUE, work_pool_name=pool)
         except ObjectNotFound:
             client.create_work_queue(name=URGENT_QUEUE, work_pool_name=pool, priority=1)
-            return f"created work queue {URGENT_QUEUE!r} in {pool!r}, priority 1"
-        if queue.priority != 1:  # made by a run that named it first: last in priority
-            client.update_work_queue(queue.id, priority=1)
-        return f"work queue {URGENT_QUEUE!r} in {pool!r} has priority 1"
+            done.append(f"created work queue {URGENT_QUEUE!r} in {pool!r}, priority 1")
+        else:
+            if queue.priority != 1:  # made by a run that named it first: last in priority
+                client.update_work_queue(queue.id, priority=1)
+            done.append(f"work queue {URGENT_QUEUE!r} in {pool!r} has priority 1")
+        routine = client.read_work_queue_by_name(found.work_queue_name or "default", work_pool_name=pool)
+        if routine.concurrency_limit != routine_slots:
+            client.update_work_queue(routine.id, concurrency_limit=routine_slots)
+        limit = "no limit" if routine_slots is None else f"at most {routine_slots} runs at once"
+        done.append(f"work queue {routine.name!r} in {pool!r}: {limit}")
+    return done
 
 
 def main() -> None:
-    print(ensure_urgent_queue(Settings.from_env().deployment))
+    for line in ensure_queues(Settings.from_env().deployment, routine_slots_from_env()):
+        print(line)
     heartbeat = int(os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "180"))
     flow_name = Settings.from_env().deployment.split("/")[0]  # the flow the dispatcher revives
     wanted = zombie_automation(timedelta(seconds=int(heartbeat * 2.5)), flow_name)

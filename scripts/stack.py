@@ -102,6 +102,9 @@ class Stack:
         # 7.5 min, and the dispatcher reschedules it. A complaint's run lasts seconds between its
         # suspensions: one or two heartbeats each.
         env.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
+        # Routine complaint steps at once across the pool: one slot of the workers' always free
+        # for an emergency's (flows/automations.py; docs/performance.md, goal 1).
+        env.setdefault("CONTROL_ROOM_ROUTINE_SLOTS", str(max(1, self.workers * self.work_limit - 1)))
         if self.demo:
             env.setdefault("APP_ENV", "development")  # demo mode is refused in production
         if not env.get("SECRET_KEY"):

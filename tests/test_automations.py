@@ -9,9 +9,10 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from prefect.events.schemas.automations import Posture
 
-from flows.automations import zombie_automation
+from flows.automations import routine_slots_from_env, zombie_automation
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,3 +63,14 @@ def test_it_crashes_a_silent_complaint_run_and_no_run_that_ended(tmp_path: Path)
         "complaint run that completed": [0, 0, 0, 0],
         "sweep that completed before its heartbeat": [0, 0, 0, 0],
     }
+
+
+def test_it_reads_the_routine_slots_or_refuses_them_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTROL_ROOM_ROUTINE_SLOTS", " 7 ")
+    assert routine_slots_from_env() == 7
+    monkeypatch.setenv("CONTROL_ROOM_ROUTINE_SLOTS", "")
+    assert routine_slots_from_env() is None  # no limit
+    for bad in ("0", "-1", "three", "2.5"):
+        monkeypatch.setenv("CONTROL_ROOM_ROUTINE_SLOTS", bad)
+        with pytest.raises(SystemExit, match="CONTROL_ROOM_ROUTINE_SLOTS"):
+            routine_slots_from_env()

@@ -77,6 +77,13 @@ def test_it_reaches_the_duty_officer_within_a_minute(
     assert runs[0]["work_queue_name"] == "urgent"
     queues = prefect.http.post(f"/work_pools/{runs[0]['work_pool_name']}/queues/filter", json={}).json()
     assert [q["name"] for q in sorted(queues, key=lambda q: q["priority"])][0] == "urgent"
+    # Routine steps leave one of the workers' slots free for it, whatever the storm; the scheduled
+    # flows run in a queue of their own, without that limit (flows/automations.py).
+    by_name = {q["name"]: q for q in queues}
+    assert by_name["default"]["concurrency_limit"] == stack.workers * stack.work_limit - 1
+    assert by_name["background"]["concurrency_limit"] is None
+    sweep = prefect.http.get("/deployments/name/escalation-sweep/escalation-sweep").json()
+    assert sweep["work_queue_name"] == "background"
     assert prefect.states(runs[0]["id"]).count("Suspended") >= 1
     with get_sessionmaker(stack.database_url)() as session:
         case = session.scalar(select(Case).where(Case.number == number))
