@@ -17,7 +17,7 @@ from collections import Counter
 
 import httpx
 
-from bench.harness import BenchStack, Options
+from bench.harness import BenchStack, Options, epoch
 from bench.procs import MB, Sampler, snapshot
 from bench.report import Report, percentile
 from bench.web import MailWatcher, Timed, WebUser
@@ -91,6 +91,34 @@ def stragglers(stack: BenchStack, run_ids: list[str]) -> None:
     for run in stack.prefect.runs({"id": {"any_": run_ids[:50]}}):
         state = run["state"] or {}
         print(f"# straggler {run['name']}: {state.get('name')} {state.get('message') or ''}", flush=True)
+
+
+def emergency_stages(stack: BenchStack, urgent: list[Timed], watcher: MailWatcher) -> dict[str, list[float]]:
+    """Where each emergency's time went, from Prefect's state history: the POST to its run created
+    (the dispatcher), to a worker taking it (Pending: the queue and its slots), to its process
+    running (the launch), to the duty officer's mail (the step)."""
+    stages: dict[str, list[float]] = {
+        "POST -> run created (dispatcher)": [],
+        "created -> taken by a worker (queue, slots)": [],
+        "taken -> running (launch)": [],
+        "running -> duty officer's mail (step)": [],
+    }
+    for t in urgent:
+        mail = watcher.first(t.number, DUTY_OFFICER) if t.number else None
+        run = stack.prefect.run_named(t.number) if mail else None
+        if run is None:
+            continue
+        states = stack.prefect.states(str(run["id"]))
+        pending = next((at for kind, at in states if kind == "PENDING"), None)
+        running = next((at for kind, at in states if kind == "RUNNING"), None)
+        if pending is None or running is None:
+            continue
+        created = epoch(run["created"])
+        for stage, value in zip(
+            stages, (created - t.sent_at, pending - created, running - pending, mail - running), strict=True
+        ):
+            stages[stage].append(value)
+    return stages
 
 
 def _settle(stack: BenchStack) -> None:
@@ -193,6 +221,9 @@ async def app_burst(
             "s",
             goal="<= 10" if name == "p95" else None,
         )
+    for name, values in emergency_stages(stack, urgent, watcher).items():
+        report.add(NAME, f"emergency: {name}, p50 {tag}", percentile(values, 50), "s")
+        report.note(f"emergencies, {name}: " + ", ".join(f"{v:.2f}" for v in values) + " s")
     report.add(NAME, f"submissions took {tag}", span, "s", goal=f"<= {seconds * 1.1:.0f}")
     report.add(
         NAME,

@@ -181,6 +181,11 @@ class PrefectApi:
         runs = self.runs({"name": {"any_": [name]}})
         return runs[0] if runs else None
 
+    def states(self, run_id: str) -> list[tuple[str, float]]:
+        """A run's states, oldest first: (type, time.time() it was set)."""
+        found = self._json("GET", "/flow_run_states/", params={"flow_run_id": run_id})
+        return sorted((str(s["type"]), epoch(s["timestamp"])) for s in found)
+
     def at_step(self, run_ids: list[str], step: int | None) -> dict[str, float]:
         """Runs (of run_ids) suspended at decision-<step> (None: completed) -> when they got there."""
         reached: dict[str, float] = {}
