@@ -48,8 +48,8 @@ def zombie_automation(within: timedelta, flow_name: str) -> Automation:
     a window after the end, with nothing left to come, and the automation fired at each escalation
     sweep with nothing to do ("Run is already in terminal state COMPLETED"). No `expect` can say
     "unless it ended before", so the scheduled flows are left out: a sweep, follow-up list or
-    retries run left Running by a dead machine holds one of the default queue's slots only until
-    its worker's other runs are marked crashed, or for good if none were (the next
+    retries run left Running by a dead machine blocks nothing (its `background` queue has no
+    concurrency limit; the complaints' `default` queue has) and the next
     scheduled run does its work; an advisory's unsent messages go with send-retries. A complaint
     step that ends as fast is rare, and harmless: a completed run refuses the Crashed state, and
     the dispatcher puts a suspended one back to wait.
