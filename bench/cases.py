@@ -27,6 +27,25 @@ class CaseTimes:
     seen: float = 0.0  # a one-tap link: seconds for its page to open (and record "seen")
     mail: dict[str, float] = field(default_factory=dict)
     suspended: dict[str, float] = field(default_factory=dict)
+    stages: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+
+STAGES = ("handed to Prefect", "taken by the worker", "launched", "step to the mail")
+
+
+def stages(states: list[tuple[str, float]], sent: float, end: float) -> tuple[float, ...] | None:
+    """Where one step's time went, from its run's state history: the POST (or API call) to the run
+    scheduled (created, or resumed: the dispatcher), to Pending (the worker's poll and claim), to
+    Running (the launch), to `end` (the mail, or the next suspend: the step itself)."""
+    after = [(kind, at) for kind, at in states if at >= sent - 0.05]
+    marks = []
+    for kind in ("SCHEDULED", "PENDING", "RUNNING"):
+        at = next((at for k, at in after if k == kind and (not marks or at >= marks[-1])), None)
+        if at is None:
+            return None
+        marks.append(at)
+    points = [sent, *marks, end]
+    return tuple(b - a for a, b in zip(points, points[1:], strict=False))
 
 
 def wait_mail(watcher: MailWatcher, number: str, to: str, timeout: float, after: float = 0.0) -> float:
@@ -59,6 +78,7 @@ async def app_case(
     )
     run_id = str(run["id"])
     times.suspended["opened"] = stack.prefect.wait_step(run_id, 0, timeout) - opened.sent_at
+    sent = {"opened": opened.sent_at}
     for step, (who, action, fields) in enumerate(STEPS, start=1):
         link = watcher.act_link(opened.number, who) if by_link and who == "cmho" else None
         if link:  # the officer acts from the message: open the one-tap link (seen), take the step
@@ -69,7 +89,16 @@ async def app_case(
         times.mail[action] = arrived - posted.sent_at
         done = stack.prefect.wait_step(run_id, step if step < len(STEPS) else None, timeout)
         times.suspended[action] = done - posted.sent_at
+        sent[action] = posted.sent_at
+    _stages(times, stack.prefect.states(run_id), sent, times.mail)
     return times
+
+
+def _stages(times: CaseTimes, states: list[tuple[str, float]], sent: dict[str, float], ends: dict) -> None:
+    for kind, at in sent.items():
+        found = stages(states, at, at + ends[kind])
+        if found:
+            times.stages[kind] = found
 
 
 def floor_case(stack: BenchStack, deployment_id: str, label: str, timeout: float = 120) -> CaseTimes:
@@ -79,9 +108,12 @@ def floor_case(stack: BenchStack, deployment_id: str, label: str, timeout: float
     sent = time.time()
     run_id = api.create_run(deployment_id, {"case_id": 0, "case_number": label, "event_id": 0}, label)
     times.suspended["opened"] = api.wait_step(run_id, 0, timeout) - sent
+    sent_at = {"opened": sent}
     for step, run_input in enumerate(FLOOR_INPUTS, start=1):
         sent = time.time()
         api.resume(run_id, run_input)
         done = api.wait_step(run_id, step if step < len(FLOOR_INPUTS) else None, timeout)
         times.suspended[str(run_input["action"])] = done - sent
+        sent_at[str(run_input["action"])] = sent
+    _stages(times, api.states(run_id), sent_at, times.suspended)
     return times

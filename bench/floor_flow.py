@@ -16,11 +16,12 @@ class Step(RunInput):
     note: str = ""
 
 
+# Async, as flows/complaint.py is: the same engine.
 @flow(name="bench-floor", flow_run_name="{case_number}", persist_result=True)
-def floor_flow(case_id: int, case_number: str, event_id: int) -> str:
+async def floor_flow(case_id: int, case_number: str, event_id: int) -> str:
     """Suspend four times (assign, resolve, the call back, confirm) as a complaint does, then finish."""
     last = ""
     for decision in range(4):
-        step = suspend_flow_run(wait_for_input=Step, key=f"decision-{decision}", timeout=None)
+        step = await suspend_flow_run(wait_for_input=Step, key=f"decision-{decision}", timeout=None)
         last = step.action
     return last

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bench.cases import CaseTimes, app_case, floor_case
+from bench.cases import STAGES, CaseTimes, app_case, floor_case
 from bench.harness import BenchStack, Options
 from bench.report import Report, percentile
 from bench.web import MailWatcher, log_in
@@ -97,6 +97,20 @@ async def _run(stack: BenchStack, cases: int, report: Report) -> None:
                 floor=percentile(floors, p),
                 goal=GOAL_P95 if p == 95 and kind != "confirm" else None,
             )
+    # Where the time goes, per step: means (they add up to the hand-off's mean), the floor's beside.
+    for kind, label in LABELS.items():
+        step = label.split("->")[0]
+        for i, stage in enumerate(STAGES):
+            ours = [c.stages[kind][i] for c in app if kind in c.stages]
+            theirs = [c.stages[kind][i] for c in floor if kind in c.stages]
+            if ours:
+                report.add(
+                    NAME,
+                    f"{step}: {stage}, mean [{engine}, n={len(ours)}]",
+                    sum(ours) / len(ours),
+                    "s",
+                    floor=sum(theirs) / len(theirs) if theirs else None,
+                )
     for kind, label in LABELS.items():
         step = label.split("->")[0]
         report.add(

@@ -336,7 +336,13 @@ class BenchStack:
         job_variables = root["deployments"][0]["work_pool"].get("job_variables", {})
         floor = yaml.safe_load((ROOT / "bench" / "prefect.yaml").read_text())
         for deployment in floor["deployments"]:
-            deployment["work_pool"]["job_variables"] = job_variables
+            # The same engine, with its own flow for Prefect's engine to take (prefect.yaml says why).
+            path, name = deployment["entrypoint"].split(":")
+            env = {
+                **job_variables.get("env", {}),
+                "PREFECT__FLOW_ENTRYPOINT": f"{path[:-3].replace('/', '.')}:{name}",
+            }
+            deployment["work_pool"]["job_variables"] = {**job_variables, "env": env}
         path = self.instance / "bench-prefect.yaml"
         path.write_text(yaml.safe_dump(floor, sort_keys=False))
         return path

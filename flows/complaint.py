@@ -22,8 +22,12 @@ class Decision(RunInput):
     note: str = ""
 
 
+# An async flow (its tasks are plain functions, run in turn): Prefect's sync engine keeps each step's
+# process ~1 s past its suspension, joining a heartbeat thread that sleeps in whole seconds, and a
+# worker takes no resume of a run whose last process is alive; the async engine does not wait for it
+# (docs/performance.md, goal 2).
 @flow(name="complaint-lifecycle", flow_run_name="{case_number}", persist_result=True, log_prints=True)
-def complaint_lifecycle(
+async def complaint_lifecycle(
     case_id: int,
     case_number: str,
     event_id: int,
@@ -52,32 +56,32 @@ def complaint_lifecycle(
     suspends return their stored input, so nothing runs twice.
     """
     logger = get_run_logger()
-    _step(rejoin_case if restart else log_complaint, case_id, event_id)
+    await _step(rejoin_case if restart else log_complaint, case_id, event_id)
     waiting_on = Step(step)
     decisions = first_decision
     while True:
         # No timeout: a timed-out suspend fails the run for good. Time limits are the app's.
-        decision = suspend_flow_run(wait_for_input=Decision, key=pause_key(decisions), timeout=None)
+        decision = await suspend_flow_run(wait_for_input=Decision, key=pause_key(decisions), timeout=None)
         decisions += 1
         action = Action(decision.action)
         if step_for(action) not in (waiting_on, None):  # None: a merge answers any step
             raise ValueError(f"{action.value} does not answer the {waiting_on.value} step")
         logger.info("%s: %s by %s", case_number, action.value, decision.by_user)
-        _step(RECORD[action], case_id, decision.event_id)
+        await _step(RECORD[action], case_id, decision.event_id)
         target = State.merged if action == Action.merge else TRANSITIONS[action].target
         if target in FINAL:
             return State(target).value
         waiting_on = WAITING_ON[target]
 
 
-def _step(record: Task[..., dict[str, Any]], case_id: int, event_id: int) -> None:
+async def _step(record: Task[..., dict[str, Any]], case_id: int, event_id: int) -> None:
     # A notification that still fails after its retries must not fail the case:
     # its delivery rows show the failure and a later replay or a manual retry sends it.
     # An event that does not belong to the step is a fault: it fails the run.
     state = record(case_id, event_id, return_state=True)
     if state.is_completed():
         return
-    error = state.result(raise_on_failure=False)
+    error = await state.aresult(raise_on_failure=False)
     if isinstance(error, WrongEvent):
         raise error
     get_run_logger().warning("notifications for event %s failed: %s", event_id, state.message)
