@@ -24,7 +24,7 @@ from dispatch.engine import NeverContinues, NotReady
 from models.cases.tables import Case, Priority
 from models.config import Settings
 from models.db import get_sessionmaker
-from models.outbox import Outbox, claim_due, mark_done, park, retry_later, take_lease, undone_cases
+from models.outbox import Bell, Outbox, claim_due, mark_done, park, retry_later, take_lease, undone_cases
 from models.processes import BEAT, beat
 from models.times import utcnow
 
@@ -153,6 +153,7 @@ def watch_crashes(factory: sessionmaker, settings: Settings, worker: str) -> int
 def run(settings: Settings, stop_after: float | None = None) -> None:
     """Dispatch until interrupted (or for stop_after seconds); look for crashed runs now and then."""
     factory = get_sessionmaker(settings.database_url)
+    bell = Bell(settings.database_url, settings.dispatch_interval)
     worker = worker_name()
     deadline = time.monotonic() + stop_after if stop_after else None
     log.info("dispatcher %s started (every %.2fs)", worker, settings.dispatch_interval)
@@ -178,4 +179,5 @@ def run(settings: Settings, stop_after: float | None = None) -> None:
             handed = 0
         handed_total += handed
         if handed == 0:
-            time.sleep(settings.dispatch_interval)
+            bell.wait()
+    bell.close()

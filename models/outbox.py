@@ -9,6 +9,7 @@ not continue) is parked: it stays in view with its reason until a person tries i
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,9 @@ from sqlalchemy import (
     Text,
     and_,
     case,
+    event,
     func,
+    make_url,
     or_,
     select,
     update,
@@ -34,6 +37,7 @@ from models.times import aware, utcnow
 
 LEASE = timedelta(seconds=60)  # longer than any one hand-off to Prefect takes
 MAX_ATTEMPTS = 200  # tries while the run is not where the row expects it (about 15 minutes)
+CHANNEL = "control_room_outbox"  # PostgreSQL's NOTIFY channel: a new row wakes the dispatchers
 
 
 class Outbox(Base):
@@ -246,3 +250,49 @@ def supersede(session: Session, case_id: int, now: datetime, reason: str) -> int
         .values(done_at=now, last_error=reason[:2000], claimed_until=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@event.listens_for(Session, "after_flush")
+def _ring(session: Session, _context: Any) -> None:
+    """On PostgreSQL, a new row wakes the dispatchers when its transaction commits (a NOTIFY goes at
+    commit, and not at all on a rollback); they also poll, which is all they do on SQLite."""
+    if any(isinstance(row, Outbox) for row in session.new):
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"NOTIFY {CHANNEL}")
+
+
+class Bell:
+    """A dispatcher's wait between polls: `interval` seconds, cut short on PostgreSQL when a row is
+    committed (LISTEN on the connection of its own). A lost connection is made again at the next wait;
+    meanwhile the wait is the plain interval."""
+
+    def __init__(self, database_url: str, interval: float) -> None:
+        url = make_url(database_url)
+        self.conninfo = (
+            url.set(drivername="postgresql").render_as_string(hide_password=False)
+            if url.get_backend_name() == "postgresql"
+            else None
+        )
+        self.interval = interval
+        self.connection: Any = None  # psycopg's, imported only where PostgreSQL is used
+
+    def wait(self) -> bool:
+        """Wait for a new row or the interval; true if a row rang."""
+        if self.conninfo is not None:
+            import psycopg
+
+            try:
+                if self.connection is None or self.connection.closed:
+                    self.connection = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
+                    self.connection.execute(f"LISTEN {CHANNEL}")
+                return any(True for _ in self.connection.notifies(timeout=self.interval, stop_after=1))
+            except psycopg.Error:
+                self.close()
+        time.sleep(self.interval)
+        return False
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None

@@ -25,8 +25,8 @@ from webapp.db import get_session
 
 bp = Blueprint("health", __name__)
 
-# A dispatcher polls every DISPATCH_INTERVAL (0.5 s) and hands a row over in well under a second:
-# a row due this long means no dispatcher is running, or they cannot keep up.
+# A dispatcher polls every DISPATCH_INTERVAL (0.5 s; on PostgreSQL a new row wakes it) and hands a
+# row over in well under a second: a row due this long means no dispatcher is running, or they cannot keep up.
 LAG_LIMIT = 60.0
 
 
