@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -36,6 +38,21 @@ SCHEMA_GRACE = timedelta(seconds=20)
 
 _clients: dict[str, Any] = {}  # this process's Prefect client, by API URL
 _deployments: dict[tuple[str, str], Any] = {}  # (API URL, "flow/deployment") -> the deployment's id
+
+
+@contextmanager
+def failing_fast() -> Iterator[None]:
+    """Within it (the dispatcher's thread), Prefect's client tries a call twice, not six times.
+
+    Once connected, the client retries a refused connection or a 503 five times with growing waits,
+    ~60 s in all: the dispatcher would block that long on a Prefect that is down before it recorded
+    the outage on its rows, which retry by themselves (dispatch/loop.py). Prefect's settings are a
+    context variable: the worker's event loop, in the same process, keeps its own retries.
+    """
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 1}):
+        yield
 
 
 def client() -> Any:

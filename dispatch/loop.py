@@ -152,6 +152,11 @@ def watch_crashes(factory: sessionmaker, settings: Settings, worker: str) -> int
 
 def run(settings: Settings, stop_after: float | None = None) -> None:
     """Dispatch until interrupted (or for stop_after seconds); look for crashed runs now and then."""
+    with engine.failing_fast():
+        _run(settings, stop_after)
+
+
+def _run(settings: Settings, stop_after: float | None) -> None:
     factory = get_sessionmaker(settings.database_url)
     bell = Bell(settings.database_url, settings.dispatch_interval)
     worker = worker_name()

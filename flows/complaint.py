@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import Task, flow, get_run_logger
+from prefect import Task, flow, get_run_logger, runtime
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 
-from flows.tasks import RECORD, WrongEvent, log_complaint, rejoin_case
+from flows.tasks import RECORD, WrongEvent, completed, log_complaint, rejoin_case
 from models.cases.decisions import pause_key
 from models.cases.lifecycle import FINAL, TRANSITIONS, WAITING_ON, Action, State, Step, step_for
 
@@ -78,6 +78,8 @@ async def _step(record: Task[..., dict[str, Any]], case_id: int, event_id: int) 
     # A notification that still fails after its retries must not fail the case:
     # its delivery rows show the failure and a later replay or a manual retry sends it.
     # An event that does not belong to the step is a fault: it fails the run.
+    if await completed(record, runtime.flow_run.id, case_id, event_id):
+        return  # in an earlier process of this run, which is replaying it
     state = record(case_id, event_id, return_state=True)
     if state.is_completed():
         return

@@ -3,8 +3,9 @@
 Results persist keyed on the task's name, the flow run and the inputs (not on
 source: a code change while cases wait must not re-send notifications), so a
 resumed run, which starts the flow again from the top, skips every task it
-already completed. The name matters: INPUTS + RUN_ID alone gives two tasks
-called with the same ids the same key, and the second returns the first's result.
+already completed (flows/complaint.py does not even call it again: `completed`).
+The name matters: INPUTS + RUN_ID alone gives two tasks called with the same ids
+the same key, and the second returns the first's result.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from prefect import Task, get_run_logger, task
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import TaskRunContext
+from prefect.results import get_result_store
 from sqlalchemy import select
 
 from models.cases.lifecycle import Action
@@ -27,9 +29,23 @@ from notifications.caller import tell_caller
 
 def step_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     """Cache key: task name, flow run id and inputs."""
+    return cache_key(context.task.name, context.task_run.flow_run_id, parameters)
+
+
+def cache_key(task_name: str, flow_run_id: object, parameters: dict[str, Any]) -> str:
     inputs = ",".join(f"{k}={parameters[k]!r}" for k in sorted(parameters))
-    raw = f"{context.task.name}|{context.task_run.flow_run_id}|{inputs}"
+    raw = f"{task_name}|{flow_run_id}|{inputs}"
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+async def completed(record: Task[..., Any], flow_run_id: object, case_id: int, event_id: int) -> bool:
+    """Whether the step's task completed in an earlier process of this run: its result is stored under
+    its cache key, which is all Prefect's cache looks at. A replay need not call it again (that makes a
+    task run, "Cached", and its events, ~0.1 s a step); a task that failed has no result and runs again.
+    """
+    key = cache_key(record.name, flow_run_id, {"case_id": case_id, "event_id": event_id})
+    store = await get_result_store().aupdate_for_task(record)
+    return await store.aexists(key)
 
 
 def _factory(settings: Settings):  # type: ignore[no-untyped-def]

@@ -97,6 +97,10 @@ class Stack:
         # after Prefect's 7 days. The app's own history keeps everything the Collector reads.
         env.setdefault("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "events,flow_runs")
         env.setdefault("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", str(30 * 24 * 3600))
+        # No case waits with a timeout (flows/complaint.py: time limits are the app's), and Prefect's
+        # pause-expiration service reads every paused run every 5 s to find expired ones: with a
+        # state's waiting cases, most of the server's idle CPU (docs/performance.md, goal 3).
+        env.setdefault("PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED", "false")
         # A flow run's heartbeat every 30 s (Prefect's shortest; its default is 180): the zombie
         # automation (flows/automations.py) marks a run whose worker died Crashed after 75 s, not
         # 7.5 min, and the dispatcher reschedules it. A complaint's run lasts seconds between its
