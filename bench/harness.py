@@ -264,7 +264,7 @@ class BenchStack:
                 docket_url=f"redis://127.0.0.1:6379/{REDIS_DBS[1]}",
             )
         else:
-            in_worker = options.engine == "worker" and not options.dispatcher_apart
+            in_worker = self.engine == "worker" and not options.dispatcher_apart
             self.stack = Stack(**common, dispatch_in_worker=in_worker)
         self.prefect = PrefectApi(self.stack.api_url)
         self.ok = False
