@@ -126,7 +126,7 @@ class PrefectApi:
     def close(self) -> None:
         self.http.close()
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         for attempt in range(6):
             response = self.http.request(method, path, **kwargs)
             if response.status_code not in self.RETRY or attempt == 5:
@@ -134,15 +134,29 @@ class PrefectApi:
             self.retried += 1
             time.sleep(min(0.25 * 2**attempt, 4))
         response.raise_for_status()
-        return response.json()
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._request(method, path, **kwargs).json()
 
     def deployment_id(self, name: str) -> str:
         flow, deployment = name.split("/")
         return str(self._json("GET", f"/deployments/name/{flow}/{deployment}")["id"])
 
-    def create_run(self, deployment_id: str, parameters: dict[str, Any], name: str) -> str:
-        body = {"parameters": parameters, "name": name, "idempotency_key": name}
+    def create_run(
+        self, deployment_id: str, parameters: dict[str, Any], name: str, state: dict[str, Any] | None = None
+    ) -> str:
+        """A run of the deployment (Scheduled, or in `state`); the name is its idempotency key too."""
+        body: dict[str, Any] = {"parameters": parameters, "name": name, "idempotency_key": name}
+        if state is not None:
+            body["state"] = state
         return str(self._json("POST", f"/deployments/{deployment_id}/create_flow_run", json=body)["id"])
+
+    def run_input(self, run_id: str, key: str) -> str:
+        return self._request("GET", f"/flow_runs/{run_id}/input/{key}").text
+
+    def save_run_input(self, run_id: str, key: str, value: str) -> None:
+        self._request("POST", f"/flow_runs/{run_id}/input", json={"key": key, "value": value})
 
     def run(self, run_id: str) -> dict[str, Any]:
         return dict(self._json("GET", f"/flow_runs/{run_id}"))

@@ -108,15 +108,12 @@ def _copy_waiting(stack: BenchStack, count: int) -> int:
     model = api.runs(paused)[0]
     details: dict[str, Any] = model["state"]["state_details"]
     schema_key = details["run_input_keyset"]["schema"]
-    schema = api.http.get(f"/flow_runs/{model['id']}/input/{schema_key}")
-    schema.raise_for_status()
+    schema = api.run_input(model["id"], schema_key)
     state = {"type": "PAUSED", "name": "Suspended", "state_details": details}
 
     def copy(i: int) -> None:
-        name = f"waiting-copy-{i}"
-        body = {"name": name, "parameters": model["parameters"], "state": state, "idempotency_key": name}
-        run = api._json("POST", f"/deployments/{deployment}/create_flow_run", json=body)
-        api._json("POST", f"/flow_runs/{run['id']}/input", json={"key": schema_key, "value": schema.text})
+        run_id = api.create_run(deployment, model["parameters"], f"waiting-copy-{i}", state=state)
+        api.save_run_input(run_id, schema_key, schema)
 
     with ThreadPoolExecutor(8) as pool:
         for done, _ in enumerate(pool.map(copy, range(count)), start=1):
