@@ -92,3 +92,9 @@ def test_no_module_of_models_imports_itself_round_a_circle() -> None:
     for start in sorted(graph):
         walk(start, [start])
     assert circles == []
+
+
+def test_the_demo_mail_sink_loads_neither_the_models_nor_sqlalchemy() -> None:
+    # It is a process of its own on a demo machine: every package it imports is memory it holds
+    # idle (SQLAlchemy and the tables were half its 52 MB; docs/performance.md, goal 6).
+    assert loaded_after("import notifications.mailsink") & {"models", "sqlalchemy", "apprise"} == set()
