@@ -320,7 +320,7 @@ class BenchStack:
                 prefect, "--no-prompt", "deploy", "--all", "--prefect-file", str(self._floor_prefect_file())
             )
             for copy in range(1, self.options.copies + 1):
-                if getattr(s, "launcher", False):  # the warm launch server, where the Stack has one
+                if s.launcher_apart:  # a warm launch server of its own; else the worker forks it
                     s.start_launcher(copy)
                 s.start_worker(copy)
         else:

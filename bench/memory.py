@@ -53,8 +53,6 @@ async def _run(stack: BenchStack, k: int, report: Report) -> None:
 
     tag = f"[{stack.engine}]"
     prefect_own = {*(n for n in idle.rss if n.startswith("prefect")), *stack.engine_names}
-    # Flow runs are children of the launch server where there is one, else of the worker or serve.
-    runner = "launcher" if "launcher" in stack.engine_names else stack.engine
     for name in sorted(idle.rss):
         report.add(NAME, f"idle RSS {name} ({idle.count[name]} processes) {tag}", idle.rss[name] / MB, "MB")
     report.add(
@@ -85,16 +83,16 @@ async def _run(stack: BenchStack, k: int, report: Report) -> None:
     report.add(
         NAME,
         f"peak RSS of one flow-run process {load}",
-        app.peaks.child[runner] / MB,
+        max(app.peaks.run_rss.values()) / MB,
         "MB",
-        floor=floor.peaks.child[runner] / MB,
+        floor=max(floor.peaks.run_rss.values()) / MB,
     )
     report.add(
         NAME,
         f"peak flow-run processes at once {load}",
-        app.peaks.count[runner] - 1,
+        sum(app.peaks.runs.values()),
         "processes",
-        floor=floor.peaks.count[runner] - 1,
+        floor=sum(floor.peaks.runs.values()),
     )
     for name in sorted(app.peaks.rss):
         report.add(

@@ -44,6 +44,14 @@ def rss_bytes(proc: psutil.Process) -> int:
         return 0
 
 
+def is_flow_run(proc: psutil.Process) -> bool:
+    """A flow-run process: forked by a launch server (named so), or a cold `python -m prefect.engine`."""
+    try:
+        return proc.name() == "flow-run" or "prefect.engine" in proc.cmdline()
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return False
+
+
 def pss_bytes(proc: psutil.Process) -> int:
     """Proportional set size: shared pages (a forked flow run's) split among their sharers."""
     try:
@@ -101,6 +109,8 @@ class Peaks:
     biggest: dict[str, int] = field(default_factory=dict)
     child: dict[str, int] = field(default_factory=dict)  # largest descendant (a flow run, a web worker)
     count: dict[str, int] = field(default_factory=dict)
+    runs: dict[str, int] = field(default_factory=dict)  # flow-run processes at once (is_flow_run)
+    run_rss: dict[str, int] = field(default_factory=dict)  # the largest flow-run process
     total_rss: int = 0
     total_pss: int = 0
     total_count: int = 0
@@ -135,6 +145,9 @@ class Sampler:
             p.biggest[name] = max(p.biggest.get(name, 0), max(sizes, default=0))
             p.child[name] = max(p.child.get(name, 0), max(sizes[1:], default=0))
             p.count[name] = max(p.count.get(name, 0), len(procs))
+            runs = [(proc, size) for proc, size in zip(procs, sizes, strict=True) if is_flow_run(proc)]
+            p.runs[name] = max(p.runs.get(name, 0), len(runs))
+            p.run_rss[name] = max(p.run_rss.get(name, 0), max((size for _, size in runs), default=0))
             total_rss += sum(sizes)
             total_pss += sum(pss_bytes(proc) for proc in procs)
             total_count += len(procs)

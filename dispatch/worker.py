@@ -6,7 +6,9 @@ event loop, as `prefect worker start --type process` runs them, and the dispatch
 beside it with its own synchronous client. Nothing else changes: the dispatcher claims its rows in
 the database, so more dispatchers (this kind or `python -m dispatch` alone) may run anywhere, and
 the worker is an ordinary worker of the pool. Stopping the process stops both; a dispatcher cut off
-mid-row loses nothing (its lease runs out and another takes the row).
+mid-row loses nothing (its lease runs out and another takes the row). With --launcher the worker's
+launch server is forked off this process after Prefect and the flows are imported, and shares those
+pages with it (what scripts/start runs; the server stops with the process).
 """
 
 from __future__ import annotations
@@ -24,10 +26,15 @@ log = logging.getLogger("control_room.dispatch")
 DISPATCHER = "dispatcher"  # the dispatch loop's thread
 
 
-def run(settings: Settings, pool: str, limit: int | None) -> None:
-    """Dispatch in a thread and run the pool's process worker here until SIGINT or SIGTERM."""
+def run(settings: Settings, pool: str, limit: int | None, launcher: bool = False) -> None:
+    """Dispatch in a thread and run the pool's process worker here until SIGINT or SIGTERM; with
+    launcher, fork the worker's launch server off this process first (flows/launcher.py)."""
     from prefect.utilities.processutils import setup_signal_handlers_worker
 
+    if launcher:  # before any thread starts: forking a process that runs other threads is unsafe
+        from flows.launcher import fork_server, socket_path
+
+        log.info("launch server %s forked on %s", fork_server(socket_path()), socket_path())
     # httpx logs each request at INFO: the dispatcher's, as alone; not the worker's poll every second.
     logging.getLogger("httpx").addFilter(lambda record: record.threadName == DISPATCHER)
     dispatcher = threading.Thread(target=_dispatch, args=(settings,), name=DISPATCHER, daemon=True)

@@ -16,11 +16,18 @@ when it is imported) and be restarted when the flow code changes. Flow runs run
 below the web app's priority (CONTROL_ROOM_FLOW_NICE, default 10): a burst of runs
 then takes the cores only when operators' requests leave them free.
 
-    python -m flows.launcher serve      # beside the worker (scripts/stack.py starts it)
+    python -m flows.launcher serve      # beside the worker, a process of its own
+    python -m dispatch --worker POOL --launcher   # forked from the worker (fork_server): what
+                                                  # scripts/start runs
+
+Forked from the worker after the imports, the server and the worker share those pages instead of
+each holding its own copy (~55 MB less on one machine; docs/performance.md, goal 6).
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import json
 import os
 import selectors
@@ -30,6 +37,7 @@ import struct
 import sys
 
 HEADER = struct.Struct("!I")
+FLOW_RUN_NAME = b"flow-run"  # a forked flow-run process's name (Linux: /proc/PID/comm)
 
 
 def socket_path() -> str:
@@ -107,6 +115,7 @@ def _child(request: dict[str, object], fds: list[int]) -> None:
     code = 1
     try:
         os.setsid()
+        _prctl(PR_SET_NAME, FLOW_RUN_NAME)  # ps, top and the benches tell a run from its server
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         sys.stdin = os.fdopen(0, "r", closefd=False)
@@ -137,14 +146,63 @@ def _child(request: dict[str, object], fds: list[int]) -> None:
             os._exit(code)
 
 
-def serve(path: str) -> None:
-    lower_priority()  # the children inherit it
+def fork_server(path: str) -> int:
+    """Import what every run needs here, then fork the launch server off this process; its pid.
+
+    This process (the worker) and the server, and every flow-run process the server forks, then
+    share the imported modules' memory, copy-on-write, instead of each importing its own. Call it
+    before this process starts any thread. The server ends when this process does (Linux: a
+    parent-death signal; elsewhere when its socket's clients are gone and it is told to stop).
+    """
     _warm_up()
+    gc.freeze()  # the collector would write to (and so copy) every shared object it visits
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        _stop_with(parent)
+        serve(path, warm=False)
+        code = 0
+    except BaseException:  # noqa: BLE001 - a forked child must never return into the worker's code
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15  # linux/prctl.h
+
+
+def _prctl(option: int, arg: int | bytes) -> None:
+    """Linux's prctl(2); nothing elsewhere."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except AttributeError:
+        return
+    prctl(option, arg)
+
+
+def _stop_with(parent: int) -> None:
+    """SIGTERM this process when the parent (the thread that forked it) ends."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _prctl(PR_SET_NAME, b"launch-server")  # what ps and top show, not the worker's "python"
+    if os.getppid() != parent:  # it ended before the signal was armed
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def serve(path: str, warm: bool = True) -> None:
+    lower_priority()  # the children inherit it
+    if warm:
+        _warm_up()
     if os.path.exists(path):
         os.unlink(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     os.chmod(path, 0o600)
+    bound = os.stat(path).st_ino
     listener.listen(64)
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
@@ -217,7 +275,9 @@ def serve(path: str) -> None:
                         pass
                 conn.close()
     listener.close()
-    os.unlink(path)
+    # A server started since (the worker restarted) may have bound the path anew: leave its socket.
+    if os.path.exists(path) and os.stat(path).st_ino == bound:
+        os.unlink(path)
 
 
 if __name__ == "__main__":

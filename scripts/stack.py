@@ -1,8 +1,8 @@
 """Start the whole Control Room system on one machine and stop it cleanly.
 
-Processes: a mail sink (demo), the Prefect server, a launch server, the process worker with
-the outbox dispatcher in it (`python -m dispatch --worker`; apart with --dispatcher-apart) and
-the web app (gunicorn). `python -m scripts.stack` runs them until
+Processes: a mail sink (demo), the Prefect server, the process worker with the outbox dispatcher
+in it and its launch server forked off it (`python -m dispatch --worker --launcher`; each apart
+with --dispatcher-apart) and the web app (gunicorn). `python -m scripts.stack` runs them until
 Ctrl-C; the tests start the same Stack on their own ports and databases.
 """
 
@@ -202,6 +202,11 @@ class Stack:
         self.run(prefect, "--no-prompt", "deploy", "--all")
         self.run(sys.executable, "-m", "flows.automations")
 
+    @property
+    def launcher_apart(self) -> bool:
+        """A launch server of its own beside each worker; else the worker forks it (dispatch --launcher)."""
+        return self.launcher and not self.dispatch_in_worker
+
     def start_launcher(self, copy: int = 1) -> None:
         env = self.launcher_socket(copy)
         socket_path = Path(env["CONTROL_ROOM_LAUNCHER_SOCKET"])
@@ -228,8 +233,10 @@ class Stack:
         ]
 
     def dispatching_worker_command(self) -> list[str]:
-        """The same worker, run in a dispatcher's process (`python -m dispatch --worker`)."""
-        return [sys.executable, "-m", "dispatch", "--worker", "control-room", "--limit", str(self.work_limit)]
+        """The same worker, run in a dispatcher's process (`python -m dispatch --worker`), its launch
+        server forked off it: they share Prefect's modules in memory (docs/performance.md, goal 6)."""
+        command = [sys.executable, "-m", "dispatch", "--worker", "control-room"]
+        return [*command, "--limit", str(self.work_limit), *(["--launcher"] if self.launcher else [])]
 
     def start_worker(self, copy: int = 1) -> None:
         command = self.dispatching_worker_command() if self.dispatch_in_worker else self.worker_command()
@@ -288,7 +295,7 @@ class Stack:
         self.start_prefect_server()
         self.deploy()
         for copy in range(1, self.workers + 1):
-            if self.launcher:
+            if self.launcher_apart:
                 self.start_launcher(copy)
             self.start_worker(copy)
         for copy in range(1, self.dispatchers + 1):

@@ -67,3 +67,74 @@ def test_it_falls_back_to_a_cold_engine_without_a_server(tmp_path: Path) -> None
     assert result.returncode == 1
     assert "Invalid flow run id" in result.stderr + result.stdout
     assert imported(result.stderr, "prefect")  # a new interpreter imported Prefect's engine
+
+
+def wait_for_socket(path: Path, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "launch server did not start"
+        time.sleep(0.05)
+
+
+def test_a_server_forked_off_its_worker_serves_warm_and_stops_with_it(tmp_path: Path) -> None:
+    # What `python -m dispatch --worker POOL --launcher` does before its worker starts.
+    path = tmp_path / "launcher.sock"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from flows.launcher import fork_server, socket_path;"
+            "print(fork_server(socket_path()), flush=True); time.sleep(600)",
+        ],
+        cwd=ROOT,
+        env=env_with(path),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        server_pid = int(parent.stdout.readline())
+        wait_for_socket(path, parent)
+        assert Path(f"/proc/{server_pid}/comm").read_text().strip() == "launch-server"
+        result = run_client(path, "not-a-uuid")
+        assert result.returncode == 1
+        assert "Invalid flow run id" in result.stderr + result.stdout
+        assert not imported(result.stderr, "prefect")  # warm: forked off the parent's imports
+    finally:
+        parent.kill()  # no chance to stop its server itself: the parent-death signal does
+        parent.wait()
+    deadline = time.monotonic() + 20
+    while path.exists():  # the server removes its socket as it stops
+        assert time.monotonic() < deadline, "the launch server outlived its parent"
+        time.sleep(0.05)
+
+
+def start_server(path: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.launcher", "serve"],
+        cwd=ROOT,
+        env=env_with(path),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("launch server ready"), "launch server did not start"
+    return proc
+
+
+def test_a_server_stopping_leaves_its_successors_socket(tmp_path: Path) -> None:
+    # A restarted worker's new server binds the path while the old one still finishes its runs.
+    path = tmp_path / "launcher.sock"
+    first = start_server(path)
+    second = start_server(path)
+    try:
+        first.terminate()
+        assert first.wait(20) == 0
+        assert path.exists()
+        result = run_client(path, "not-a-uuid")
+        assert result.returncode == 1 and not imported(result.stderr, "prefect")
+    finally:
+        first.kill()
+        second.terminate()
+        assert second.wait(20) == 0
+    assert not path.exists()

@@ -92,7 +92,7 @@ def every_part_running(stack: Stack) -> None:
     starters = {
         "prefect-server": stack.start_prefect_server,
         "mailsink": stack.start_mail_sink,
-        "launcher": stack.start_launcher,
+        **({"launcher": stack.start_launcher} if stack.launcher_apart else {}),  # else the worker forks it
         "worker": stack.start_worker,
         "dispatcher": stack.start_dispatcher,
     }

@@ -120,7 +120,8 @@ def second_copies(stack: Stack) -> Any:
         "16",
         "webapp:create_app()",
     )
-    stack.start_launcher(2)
+    if stack.launcher_apart:
+        stack.start_launcher(2)
     stack.start_worker(2)
     stack.start_dispatcher(2)
     wait_for(f"http://127.0.0.1:{port}/status", 60, stack.procs["web-2"])
