@@ -6,12 +6,16 @@ use); idle CPU over the IDLE_CPU_SECONDS after that, nothing being asked of the 
 peak is sampled every 0.25 s while K cases are opened at once and carried through assign,
 resolve and confirm together. Floor for the idle stack: Prefect's own processes (server or
 API servers and services, and engine); for the peak: the same K at once with the floor flow.
+Idle memory three ways: RSS (a page shared by processes counted in each), PSS (split among them),
+and what the machine lost (used memory idle less before the stack started).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+
+import psutil
 
 from bench.cases import FLOOR_INPUTS, app_case, floor_case
 from bench.harness import BenchStack, Options, wait_until
@@ -26,11 +30,18 @@ IDLE_CPU_SECONDS = 30.0
 
 def run(options: Options, report: Report) -> None:
     k = 5 if options.quick else 20
+    before = machine_used()
     with BenchStack(NAME, options) as stack:
-        asyncio.run(_run(stack, k, report))
+        asyncio.run(_run(stack, k, report, before))
 
 
-async def _run(stack: BenchStack, k: int, report: Report) -> None:
+def machine_used() -> int:
+    """The machine's memory in use (total less available: what `free` calls used, page cache aside)."""
+    memory = psutil.virtual_memory()
+    return int(memory.total - memory.available)
+
+
+async def _run(stack: BenchStack, k: int, report: Report, before: int) -> None:
     users = await log_in(stack.stack.web_url, stack.password, "operator", "dm", "cmho", "collector")
     watcher = MailWatcher(stack.maildir)
     floor_id = stack.prefect.deployment_id(stack.floor_deployment)
@@ -40,6 +51,7 @@ async def _run(stack: BenchStack, k: int, report: Report) -> None:
         floor_case(stack, floor_id, "floor-warm-up", timeout=300)
         time.sleep(10)
         idle = snapshot(pids)
+        taken = machine_used() - before
         time.sleep(IDLE_CPU_SECONDS)
         idle_cpu = snapshot(pids) - idle
         with Sampler(pids) as floor:
@@ -64,6 +76,9 @@ async def _run(stack: BenchStack, k: int, report: Report) -> None:
         goal=GOAL_IDLE_MB,
     )
     report.add(NAME, f"idle PSS whole stack (shared pages split) {tag}", sum(idle.pss.values()) / MB, "MB")
+    # RSS counts a page shared by two processes twice, PSS half in each; the machine's own figure
+    # (anything else on it moving meanwhile moves this too) is what the stack takes from it.
+    report.add(NAME, f"idle memory the machine lost to the stack {tag}", taken / MB, "MB")
     for name in sorted(idle_cpu.cpu):
         report.add(NAME, f"idle CPU {name} {tag}", 100 * idle_cpu.cpu[name] / idle_cpu.at, "% of a core")
     report.add(
