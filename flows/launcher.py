@@ -197,6 +197,7 @@ def serve(path: str, warm: bool = True) -> None:
     lower_priority()  # the children inherit it
     if warm:
         _warm_up()
+        gc.freeze()  # as fork_server does: the children's collections leave the shared objects be
     if os.path.exists(path):
         os.unlink(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
