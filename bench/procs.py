@@ -107,7 +107,6 @@ class Peaks:
 
     rss: dict[str, int] = field(default_factory=dict)
     biggest: dict[str, int] = field(default_factory=dict)
-    child: dict[str, int] = field(default_factory=dict)  # largest descendant (a flow run, a web worker)
     count: dict[str, int] = field(default_factory=dict)
     runs: dict[str, int] = field(default_factory=dict)  # flow-run processes at once (is_flow_run)
     run_rss: dict[str, int] = field(default_factory=dict)  # the largest flow-run process
@@ -143,7 +142,6 @@ class Sampler:
             p = self.peaks
             p.rss[name] = max(p.rss.get(name, 0), sum(sizes))
             p.biggest[name] = max(p.biggest.get(name, 0), max(sizes, default=0))
-            p.child[name] = max(p.child.get(name, 0), max(sizes[1:], default=0))
             p.count[name] = max(p.count.get(name, 0), len(procs))
             runs = [(proc, size) for proc, size in zip(procs, sizes, strict=True) if is_flow_run(proc)]
             p.runs[name] = max(p.runs.get(name, 0), len(runs))

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,14 +20,18 @@ def env_with(socket_path: Path) -> dict[str, str]:
     return {**os.environ, "CONTROL_ROOM_LAUNCHER_SOCKET": str(socket_path), "PYTHONPATH": str(ROOT)}
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "launcher.sock"
-    proc = subprocess.Popen([sys.executable, "-m", "flows.launcher", "serve"], cwd=ROOT, env=env_with(path))
+def wait_for_socket(path: Path, proc: subprocess.Popen[Any]) -> None:
     deadline = time.monotonic() + 60
     while not path.exists():
         assert proc.poll() is None and time.monotonic() < deadline, "launch server did not start"
         time.sleep(0.05)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "launcher.sock"
+    proc = subprocess.Popen([sys.executable, "-m", "flows.launcher", "serve"], cwd=ROOT, env=env_with(path))
+    wait_for_socket(path, proc)
     yield path
     proc.terminate()
     assert proc.wait(20) == 0
@@ -67,13 +72,6 @@ def test_it_falls_back_to_a_cold_engine_without_a_server(tmp_path: Path) -> None
     assert result.returncode == 1
     assert "Invalid flow run id" in result.stderr + result.stdout
     assert imported(result.stderr, "prefect")  # a new interpreter imported Prefect's engine
-
-
-def wait_for_socket(path: Path, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while not path.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "launch server did not start"
-        time.sleep(0.05)
 
 
 def test_a_server_forked_off_its_worker_serves_warm_and_stops_with_it(tmp_path: Path) -> None:
