@@ -16,7 +16,6 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 
-
 class MaildirHandler:
     """aiosmtpd handler: store each accepted message in a Maildir."""
 
