@@ -21,7 +21,7 @@ then takes the cores only when operators' requests leave them free.
                                                   # scripts/start runs
 
 Forked from the worker after the imports, the server and the worker share those pages instead of
-each holding its own copy (~55 MB less on one machine; docs/performance.md, goal 6).
+each holding its own copy (~65 MB less on one machine, PSS; docs/performance.md, goal 6).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import sys
 
 HEADER = struct.Struct("!I")
 FLOW_RUN_NAME = b"flow-run"  # a forked flow-run process's name (Linux: /proc/PID/comm)
+PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15  # linux/prctl.h
 
 
 def socket_path() -> str:
@@ -105,6 +106,9 @@ def _warm_up() -> None:
     NotificationManager().load_modules()
     configure_mappers()
     warm_templates()
+    # Out of the collector's sight: its passes would write to (and so copy) every object shared
+    # with the forked children.
+    gc.freeze()
 
 
 def _child(request: dict[str, object], fds: list[int]) -> None:
@@ -155,7 +159,6 @@ def fork_server(path: str) -> int:
     parent-death signal; elsewhere when its socket's clients are gone and it is told to stop).
     """
     _warm_up()
-    gc.freeze()  # the collector would write to (and so copy) every shared object it visits
     parent = os.getpid()
     pid = os.fork()
     if pid:
@@ -171,9 +174,6 @@ def fork_server(path: str) -> int:
         traceback.print_exc()
     finally:
         os._exit(code)
-
-
-PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15  # linux/prctl.h
 
 
 def _prctl(option: int, arg: int | bytes) -> None:
@@ -197,7 +197,6 @@ def serve(path: str, warm: bool = True) -> None:
     lower_priority()  # the children inherit it
     if warm:
         _warm_up()
-        gc.freeze()  # as fork_server does: the children's collections leave the shared objects be
     if os.path.exists(path):
         os.unlink(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
