@@ -15,13 +15,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, or_, select, update
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from models.cases.lifecycle import Action
 from models.cases.tables import Case, CaseEvent
 from models.db import Base
 from models.outbox import urgent_first
-from models.reference.tables import User
+from models.reference.tables import Role, User
 from models.times import utcnow
 
 MAX_ATTEMPTS = 5  # a row still failing after this many sends is given up (and shown failed)
@@ -48,6 +49,24 @@ class Reason(StrEnum):
 
 
 CHASED = (Reason.first, Reason.fallback, Reason.unseen)  # the acting user's own rows, in their order
+
+# The event kinds that hand a case to someone, and the role they hand it to: the hand-offs whose
+# acknowledgement the dashboard counts (models/oversight/acknowledgement.py).
+HANDS_TO = {
+    "opened": Role.dm,
+    Action.send_back.value: Role.dm,
+    Action.reopen_closed.value: Role.dm,
+    Action.assign.value: Role.officer,
+    Action.reopen.value: Role.officer,
+    Action.not_satisfied.value: Role.officer,
+    Action.resolve.value: Role.operator,
+    Action.satisfied.value: Role.collector,
+}
+
+
+def is_hand_off(kind: str, role: str, reason: str) -> bool:
+    """Whether a row carries the case to the one it now waits on (its event's kind, its user's role)."""
+    return reason in CHASED and HANDS_TO.get(kind) == role
 
 
 class MessageRow:
@@ -79,6 +98,9 @@ class Delivery(MessageRow, Base):
     # When its user saw it: opened its one-tap link or pressed Seen (models/cases/seen.py).
     seen_at: Mapped[datetime | None] = mapped_column()
     reason: Mapped[str] = mapped_column(String(16), default=Reason.first, server_default=Reason.every)
+    # is_hand_off() when the row was made: the acknowledgement figures read these rows without
+    # joining a state's millions of events (migration 0021).
+    hand_off: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The row whose refusal or silence made this one (a fallback, the next channel, the stand-in, ...).
     follows_id: Mapped[int | None] = mapped_column(
         ForeignKey("deliveries.id", name="fk_deliveries_follows_id")

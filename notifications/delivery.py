@@ -15,7 +15,7 @@ from models.cases.tables import Case, CaseEvent
 from models.config import ImproperlyConfigured, Settings
 from models.db import insert_unless_exists
 from models.homecare.wording import case_description
-from models.messages import Delivery, DeliveryStatus, Reason, channel_key
+from models.messages import Delivery, DeliveryStatus, Reason, channel_key, is_hand_off
 from models.oversight.tables import Audience, Escalation
 from models.reference.tables import Role, User
 from models.times import when
@@ -119,6 +119,7 @@ def plan_row(
     `now` (the chase's clock) is when it was made: an unacknowledged row's wait is counted from then.
     """
     now = now or datetime.now(UTC)
+    kind = session.get_one(CaseEvent, event_id).kind
     return session.scalar(
         insert_unless_exists(
             session,
@@ -130,6 +131,7 @@ def plan_row(
             channel_key=channel_key(url),
             channel=masked(url)[:500],
             reason=reason,
+            hand_off=is_hand_off(kind, user.role, reason),
             follows_id=follows_id,
             created_at=now,
             next_attempt_at=now,

@@ -73,6 +73,7 @@ def test_it_falls_over_to_the_next_channel_within_seconds(
     first, fallback = rows(session, case.id)
     assert (first.reason, first.status, first.next_attempt_at) == ("first", "failed", None)  # tried no more
     assert (fallback.reason, fallback.status, fallback.follows_id) == ("fallback", "sent", first.id)
+    assert first.hand_off and fallback.hand_off  # the DM's step, on either channel (the dashboard counts it)
     # A retried step and the retries flow send nothing again, on either channel.
     assert deliver_event(factory, case.id, case.events[0].id, env) == 2
     assert due_retries(session, Delivery, datetime.now(UTC) + timedelta(days=1)) == []
@@ -150,6 +151,11 @@ def test_it_carries_an_unacknowledged_emergency_to_the_next_channel_then_the_sta
     assert chase(12) == [("bmo", "stand_in")]  # the duty roster's next person
     assert chase(18) == [("dm", "escalated")]  # then the level above
     assert chase(60) == []
+    # The duty officer's own rows carry their hand-off; the stand-in's and the level above's do not
+    # (the dashboard's acknowledgement figures).
+    marked = {(d.user.username, d.reason): d.hand_off for d in rows(session, case.id)}
+    assert marked[("cmho", "first")] and marked[("cmho", "unseen")]
+    assert not marked[("bmo", "stand_in")] and not marked[("dm", "escalated")]
     mails = {m["X-Envelope-To"]: m for m in read_messages(inbox)}
     assert sorted(mails) == ["bmo@test.local", "cmho@test.local", "dm@test.local"]  # each once
     assert len(read_messages(inbox)) == 3 and len(http_sink.received) == 1

@@ -15,7 +15,7 @@ from models.cases.decisions import Intake, decide, open_case
 from models.cases.lifecycle import Action
 from models.cases.tables import CaseEvent, Priority
 from models.desk.tables import Call
-from models.messages import Delivery, Reason
+from models.messages import Delivery, Reason, is_hand_off
 from models.reference.tables import User
 from models.times import day_start, india_day
 from tests.conftest import login
@@ -125,7 +125,7 @@ def test_it_shows_who_saw_their_hand_offs_and_how_soon(
                 Delivery(
                     case_id=event.case_id, event_id=event.id, user_id=user.id, channel_key=reason,
                     channel=reason, status=status, sent_at=sent if status == "sent" else None,
-                    seen_at=seen, reason=reason,
+                    seen_at=seen, reason=reason, hand_off=is_hand_off(event.kind, user.role, reason),
                 )
             )  # fmt: skip
     session.commit()

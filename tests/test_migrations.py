@@ -50,3 +50,55 @@ def test_the_case_search_still_finds_new_cases_after_every_migration(tmp_path) -
         for needle in (case.number, "oxygen plant", "98765"):
             assert session.scalars(select(Case.id).where(matches_text(needle))).all() == [case.id], needle
     get_engine(url).dispose()
+
+
+def test_it_marks_the_hand_offs_already_sent(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """0021: rows made before it are marked as is_hand_off() marks new ones: the DM's row of a new
+    complaint (and its fallback) are hand-offs; the operator's row of the closure, the alarm to every
+    channel and the stand-in's row are not."""
+    from sqlalchemy import select, text
+
+    from models.cases.tables import CaseEvent
+    from models.db import get_sessionmaker
+    from models.demo import seed
+    from tests.casedata import make_case
+    from tests.conftest import PASSWORD_HASH
+
+    base = postgres_url()
+    url = create_database(base, "control_room_migrations") if base else f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(url, "0020")
+    with get_sessionmaker(url)() as session:
+        users = {u.username: u for u in seed(session, PASSWORD_HASH, mail_sink="127.0.0.1:9")}
+        case = make_case(session, users["operator"], datetime.now(UTC), description="Oxygen plant broken")
+        session.add(
+            CaseEvent(
+                case_id=case.id, kind="confirm", from_state="resolved", to_state="closed",
+                by_user_id=users["collector"].id,
+            )
+        )  # fmt: skip
+        session.commit()
+        opened, confirmed = session.scalars(select(CaseEvent.id).where(CaseEvent.case_id == case.id))
+    rows = [  # (event, user, reason): hand-off?
+        (opened, "dm", "first", True),
+        (opened, "dm", "fallback", True),
+        (opened, "collector", "every", False),
+        (opened, "bmo", "stand_in", False),
+        (confirmed, "operator", "first", False),
+    ]
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        for event_id, username, reason, _marked in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO deliveries (case_id, event_id, user_id, channel_key, channel, status,"
+                    " attempts, last_error, created_at, reason) VALUES (:case, :event, :user, :key, '',"
+                    " 'sent', 1, '', :now, :reason)"
+                ),
+                {"case": case.id, "event": event_id, "user": users[username].id, "key": reason,
+                 "now": datetime.now(UTC).replace(tzinfo=None), "reason": reason},
+            )  # fmt: skip
+    upgrade(url)
+    with engine.connect() as conn:
+        marked = conn.execute(text("SELECT reason, hand_off FROM deliveries ORDER BY id")).all()
+    assert [(reason, bool(flag)) for reason, flag in marked] == [(r[2], r[3]) for r in rows]
+    engine.dispose()
