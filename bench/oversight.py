@@ -3,13 +3,14 @@
 A fresh app database (a SQLite file in a temporary folder, or with --postgres the database
 `bench_app`) is migrated and seeded with bulk inserts (COPY on PostgreSQL), CHUNK cases at a time:
 a state's history at --full, 1,000,000 cases opened over the last 365 days with realistic
-lifecycles, 10,000,000 case events, 1,600,000 calls, 10 blocks, 200 villages and 30 officers
-(default 10,000 cases; BENCH_OVERSIGHT_CASES sets another size, with ten events and 1.6 calls a
-case). Then VACUUM ANALYZE, as autovacuum leaves a database in use. The web app is measured in
+lifecycles, 10,000,000 case events, their hand-offs' messages (about 4.5 delivery rows a case, most
+seen), 1,600,000 calls, 10 blocks, 200 villages and 30 officers (default 10,000 cases;
+BENCH_OVERSIGHT_CASES sets another size, with ten events and 1.6 calls a case). Then VACUUM
+ANALYZE, as autovacuum leaves a database in use. The web app is measured in
 this process through the Flask test client (no HTTP server, no network), logged in as the Collector:
 
 - GET /dashboard, p50 and p95 (goal p95 <= 200 ms); floor: the dashboard's SQL statements
-  (models/oversight/stats.py, feedback.py) executed bare on a SQLAlchemy connection;
+  (models/oversight/stats.py, feedback.py, acknowledgement.py) executed bare on a SQLAlchemy connection;
 - GET /cases?... for several filters, p95 each (goal <= 200 ms); floor: the list's count and
   page queries (models/cases/listing.py) executed bare;
 - GET /reports/daily of today and of a month ago, p95 (goal <= 1 s); floor: daily_report() called;
@@ -41,6 +42,7 @@ from typing import Any
 
 import psutil
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text
+from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from bench.harness import Options, create_database
@@ -52,6 +54,8 @@ from models.config import Settings
 from models.db import get_engine, get_sessionmaker
 from models.demo import seed
 from models.desk.tables import Call
+from models.messages import Delivery, channel_key, is_hand_off
+from models.oversight.acknowledgement import acknowledgement
 from models.oversight.feedback import verdicts_query
 from models.oversight.stats import (
     Window,
@@ -122,6 +126,19 @@ BY = {  # who takes each decision (None: the case's officer)
 }
 
 
+# Who an event's messages go to (notifications/delivery.recipients): the role, "officer" for the case's.
+TOLD = {
+    "opened": "dm",
+    "send_back": "dm",
+    "assign": "officer",
+    "reopen": "officer",
+    "resolve": "operator",
+    "satisfied": "collector",
+    "confirm": "operator",
+    "reject": "operator",
+}
+
+
 class Seeder:
     """Reference data with the ORM, then cases, events and calls in bulk."""
 
@@ -130,6 +147,9 @@ class Seeder:
         self.n_cases, self.n_events, self.n_calls = cases, events, calls
         self.random = random.Random(SEED)
         self.engine: Engine = get_engine(url)
+        self.event_ids = itertools.count(1)  # given here: each hand-off's delivery rows name their event
+        self.delivery_ids = itertools.count(1)
+        self.deliveries = 0
 
     def run(self) -> str:
         from models.migrate import upgrade
@@ -141,7 +161,7 @@ class Seeder:
         vacuum = "VACUUM ANALYZE" if self.engine.dialect.name == "postgresql" else "ANALYZE"
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(vacuum))  # PostgreSQL: the visibility map index-only scans read
-        return f"{cases:,} cases, {events:,} events, {calls:,} calls"
+        return f"{cases:,} cases, {events:,} events, {self.deliveries:,} deliveries, {calls:,} calls"
 
     def reference(self) -> None:
         with get_sessionmaker(self.url)() as session:
@@ -243,13 +263,17 @@ class Seeder:
         for first in range(0, self.n_cases, CHUNK):
             case_rows: list[dict[str, Any]] = []
             event_rows: list[dict[str, Any]] = []
+            delivery_rows: list[dict[str, Any]] = []
             for case_id, opened in enumerate(opened_all[first : first + CHUNK], start=first + 1):
                 category = r.choices(self.categories, weights)[0]
-                case, case_events = self.case(case_id, opened, category)
+                case, case_events, messages = self.case(case_id, opened, category)
                 case_rows.append(case)
                 event_rows.extend(case_events)
+                delivery_rows.extend(messages)
             self._bulk(Case.__table__, case_rows)
             self._bulk(CaseEvent.__table__, event_rows)
+            self._bulk(Delivery.__table__, delivery_rows)
+            self.deliveries += len(delivery_rows)
             events += len(event_rows)
         # The ladder's escalations and other notes make up the rest of the events.
         rest = max(0, self.n_events - events)
@@ -264,8 +288,8 @@ class Seeder:
 
     def case(
         self, case_id: int, opened: datetime, category: Category
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """One case's row and the events of its lifecycle so far."""
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        """One case's row, the events of its lifecycle so far and their messages."""
         r = self.random
         village, block = r.choice(self.villages)
         urgent = r.random() < 0.1
@@ -274,6 +298,7 @@ class Seeder:
         state, since, officer = "awaiting_assignment", opened, None
         resolved_at = closed_at = None
         event_rows = [self._event(case_id, "opened", None, state, self.operator, None, opened)]
+        delivery_rows = self.messages(event_rows[0], None)
         for kind, source, target, at in moves:
             assigned = r.choice(self.officers[category.department_id]) if kind == "assign" else None
             officer = assigned or officer
@@ -281,6 +306,7 @@ class Seeder:
             event_rows.append(self._event(case_id, kind, source, target, actor, assigned, at))
             if kind == "satisfied":
                 event_rows[-1]["rating"] = r.choice([5, 5, 4, 4, 4, 3, 2, 1])
+            delivery_rows += self.messages(event_rows[-1], officer)
             state, since = target, at
             if target == "callback" and resolved_at is None:
                 resolved_at = at
@@ -312,7 +338,7 @@ class Seeder:
             "emergency": False,
             "patient_id": None,
         }
-        return case, event_rows
+        return case, event_rows, delivery_rows
 
     def _event(
         self,
@@ -325,6 +351,7 @@ class Seeder:
         at: datetime,
     ) -> dict[str, Any]:
         return {
+            "id": next(self.event_ids),
             "case_id": case_id,
             "kind": kind,
             "from_state": source,
@@ -335,6 +362,50 @@ class Seeder:
             "rating": None,
             "created_at": naive(at),
         }
+
+    def messages(self, event: dict[str, Any], officer: int | None) -> list[dict[str, Any]]:
+        """The delivery rows of an event, as notifications/delivery.py makes them: to the one it hands
+        the case to, on their first channel (3 % refused there and sent on the next), or to the operator
+        on a closure or a rejection. Most hand-offs are seen, some minutes after."""
+        r = self.random
+        kind = event["kind"]
+        role = TOLD.get(kind)
+        if role is None:
+            return []
+        user = officer if role == "officer" else self.staff[role]
+        if user is None:
+            return []
+        sent = event["created_at"] + timedelta(seconds=r.uniform(1, 15))
+        reasons = ("first", "fallback") if r.random() < 0.03 else ("first",)
+        rows: list[dict[str, Any]] = []
+        for reason in reasons:
+            rows.append(
+                {
+                    "id": next(self.delivery_ids),
+                    "case_id": event["case_id"],
+                    "event_id": event["id"],
+                    "user_id": user,
+                    "channel_key": channel_key(f"bench://{reason}"),
+                    "channel": f"bench://{reason}",
+                    "status": "sent",
+                    "attempts": 1,
+                    "last_error": "",
+                    "created_at": event["created_at"],
+                    "sent_at": sent,
+                    "next_attempt_at": None,
+                    "claimed_until": None,
+                    "seen_at": None,
+                    "reason": reason,
+                    "hand_off": is_hand_off(kind, role, reason),
+                    "follows_id": rows[-1]["id"] if rows else None,
+                }
+            )
+        if len(rows) == 2:  # the first channel refused it
+            rows[0].update(status="failed", sent_at=None, last_error="refused")
+        seen = sent + timedelta(minutes=r.lognormvariate(math.log(20), 1.0))
+        if rows[-1]["hand_off"] and r.random() < 0.85 and seen <= naive(self.now):
+            rows[-1]["seen_at"] = seen
+        return rows
 
     def calls(self) -> int:
         """Logged calls, half of them from the cases' callers, CHUNK at a time."""
@@ -498,6 +569,7 @@ class Measure:
             conn.execute(pending_query(now)).all()
             window = Window.ending(now, 10)
             conn.execute(verdicts_query(window.start, window.end)).all()
+            acknowledgement(Session(bind=conn), window.start, window.end)  # on SQLite with its sums
 
         page = self.timed_get("/dashboard")
         floor = self.timed_sql(statements)
@@ -514,7 +586,6 @@ class Measure:
     def pulse(self) -> None:
         """GET /live/pulse as a screen asks it: nothing moved since its last ask (the answer kept by the
         stamp), and just after a change (a call logged before each ask: the counts read again)."""
-        from sqlalchemy.orm import Session
 
         from models.cases.pulse import pulse
         from models.reference.tables import User
@@ -541,7 +612,6 @@ class Measure:
 
     def daily_report(self) -> None:
         """The Collector's daily report of today and of a day a month ago (goal <= 1 s)."""
-        from sqlalchemy.orm import Session
 
         from models.oversight.report import daily_report
 
@@ -557,7 +627,6 @@ class Measure:
 
     def caller_history(self) -> None:
         """The operator's view of a caller's earlier calls and cases, as the phone is typed."""
-        from sqlalchemy.orm import Session
 
         from models.desk.calls import caller_history
 
