@@ -95,7 +95,9 @@ ACCESS: dict[str, frozenset[str]] = {
     "cases.timeline": OVERSIGHT,
     # An officer sees the cases assigned to them and those they acted on (webapp/cases.get_case).
     "cases.view": ANY_USER,
+    "dashboard.breakdown": OVERSIGHT,
     "dashboard.index": OVERSIGHT,
+    "dashboard.seen": OVERSIGHT,
     "desk.calls": DESK,
     "desk.directory": ANY_USER,
     "desk.export": ADMIN,

@@ -82,7 +82,10 @@ def test_it_shows_the_figures(client: FlaskClient, today: str, username: str) ->
 
 def test_it_links_each_figure_to_its_cases(client: FlaskClient, today: str) -> None:
     login(client, "collector")
-    hrefs = links(client.get("/dashboard").get_data(as_text=True))
+    top = links(client.get("/dashboard").get_data(as_text=True))
+    # The breakdown and the hand-offs seen are parts the page loads (and links to, for no scripts).
+    assert {"/dashboard/breakdown?period=recent", "/dashboard/seen?period=recent"} <= top
+    hrefs = top | links(client.get("/dashboard/breakdown?period=recent").get_data(as_text=True))
     day = f"from={today}&to={today}"
     assert f"/cases?{day}" in hrefs  # opened today
     assert f"/cases?state=closed&{day}" in hrefs  # closed, headline and the day's bar
@@ -100,14 +103,19 @@ def test_it_links_each_figure_to_its_cases(client: FlaskClient, today: str) -> N
 def test_it_switches_the_breakdown_to_today(client: FlaskClient, today: str) -> None:
     login(client, "dm")
     page = client.get("/dashboard?period=today").get_data(as_text=True)
+    assert 'hx-get="/dashboard/breakdown?period=today"' in page and 'hx-select="#breakdown-part"' in page
+    assert 'hx-get="/dashboard/seen?period=today"' in page
+    page = client.get("/dashboard/breakdown?period=today").get_data(as_text=True)
     assert f"/cases?category=2&amp;from={today}&amp;to={today}" in page
-    assert client.get("/dashboard?period=nonsense").status_code == 200
+    for path in ("/dashboard", "/dashboard/breakdown", "/dashboard/seen"):
+        assert client.get(f"{path}?period=nonsense").status_code == 200
 
 
 def test_it_shows_an_empty_district(client: FlaskClient, district: dict[str, User]) -> None:
     login(client, "dm")
-    page = client.get("/dashboard").get_data(as_text=True)
-    assert "No complaint was opened in this period." in page
+    breakdown = client.get("/dashboard/breakdown").get_data(as_text=True)
+    assert "No complaint was opened in this period." in breakdown
+    assert "No hand-off was sent in this period." in client.get("/dashboard/seen").get_data(as_text=True)
 
 
 def test_it_shows_who_saw_their_hand_offs_and_how_soon(
@@ -130,8 +138,8 @@ def test_it_shows_who_saw_their_hand_offs_and_how_soon(
             )  # fmt: skip
     session.commit()
     login(client, "collector")
-    page = client.get("/dashboard?period=today").get_data(as_text=True)
-    section = page.split('id="seen"', 1)[1].split("</table>", 1)[0]
+    page = client.get("/dashboard/seen?period=today").get_data(as_text=True)
+    section = page.split('id="seen-part"', 1)[1].split("</table>", 1)[0]
     rows = [re.sub(r"<[^>]+>", "|", r) for r in section.split("<tr>")[2:]]
     cells = [[c.strip() for c in r.split("|") if c.strip()] for r in rows]
     assert cells == [

@@ -11,7 +11,16 @@ from models.cases.decisions import Intake, decide, open_case
 from models.cases.lifecycle import Action, State, Step
 from models.cases.tables import Case, Priority
 from models.desk.tables import Call
-from models.oversight.stats import Window, age_range, call_counts, daily, pending, percentile, window_stats
+from models.oversight.stats import (
+    Window,
+    age_range,
+    call_counts,
+    daily,
+    overview,
+    pending,
+    percentile,
+    window_stats,
+)
 from models.reference.tables import User
 
 # 12:00 on 12 March 2025 in India (UTC+5:30).
@@ -190,3 +199,22 @@ def test_it_reads_the_calls_once_for_every_window_inside_the_longest(
         window_stats(session, NOW, 11, calls)
     with pytest.raises(ValueError, match="not a day of"):  # a day before the calls read: not a silent 0
         daily(session, NOW, 11, calls)
+
+
+def test_the_overview_sums_the_same_figures_from_one_pass(session: Session, cases: dict[str, Case]) -> None:
+    """The dashboard's top (overview) counts each day and each period's figures in all from one
+    statement: the same as daily() and window_stats() count them apart."""
+    calls = call_counts(session, Window.ending(NOW, 10))
+    days, periods = overview(session, NOW, 10, [1, 10], calls)
+    assert days == daily(session, NOW, 10)
+    for n in (1, 10):
+        alone = window_stats(session, NOW, n)
+        assert (periods[n].window, periods[n].calls, periods[n].calls_by_kind) == (
+            alone.window,
+            alone.calls,
+            alone.calls_by_kind,
+        )
+        assert periods[n].total == alone.total, n
+    assert periods[10].total.p90 == timedelta(hours=10) and periods[1].total.median == timedelta(minutes=60)
+    with pytest.raises(ValueError, match="longer than"):
+        overview(session, NOW, 10, [11], calls)

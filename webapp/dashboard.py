@@ -27,7 +27,7 @@ from models.oversight.stats import (
     WindowStats,
     age_range,
     call_counts,
-    daily,
+    overview,
     pending,
     window_stats,
 )
@@ -296,8 +296,7 @@ def names_of(stats: WindowStats) -> dict[str, dict[int, str]]:
     }
 
 
-def period_label(name: str, stats: WindowStats) -> str:
-    w = stats.window
+def period_label(name: str, w: Window) -> str:
     if name == "today":
         return _("Today, %(day)s", day=day(w.last))
     return _(
@@ -308,27 +307,36 @@ def period_label(name: str, stats: WindowStats) -> str:
     )
 
 
+def chosen_period() -> str:
+    """The period the breakdown is of (?period=today|recent; anything else: recent)."""
+    period = request.args.get("period", "recent")
+    return period if period in PERIODS else "recent"
+
+
 @bp.route("/dashboard")
 @roles_required(Role.dm, Role.collector, Role.admin)
 def index() -> str:
-    """Today and the last 10 days; the breakdowns for the period chosen (?period=today|recent)."""
+    """Today and the last 10 days in all, each day, and what is open now.
+
+    The breakdown of the period chosen (?period=today|recent) and the hand-offs seen are parts of
+    their own, which the page loads as soon as it is shown (each a page of its own without
+    scripts): at a state's size each reads tens of thousands of rows, and the figures above them
+    need not wait for that.
+    """
     now = datetime.now(UTC)
-    period = request.args.get("period", "recent")
-    if period not in PERIODS:
-        period = "recent"
+    period = chosen_period()
     db = get_session()
     # The calls of the longest window, read once: each period's and each day's come from them.
-    calls = call_counts(db, Window.ending(now, max(max(PERIODS.values()), DAYS)))
-    windows = {name: window_stats(db, now, days, calls) for name, days in PERIODS.items()}
+    calls = call_counts(db, Window.ending(now, DAYS))
+    days, totals = overview(db, now, DAYS, PERIODS.values(), calls)
+    windows = {name: totals[n] for name, n in PERIODS.items()}
     open_now = pending(db, now)
-    chosen = windows[period]
-    names = names_of(chosen)
-    labels = {name: period_label(name, stats) for name, stats in windows.items()}
+    labels = {name: period_label(name, stats.window) for name, stats in windows.items()}
     return render_template(
         "dashboard/index.html",
         as_of=when(now),
         headlines=[(labels[name], headline(stats)) for name, stats in windows.items()],
-        days=day_rows(daily(db, now, DAYS, calls)),
+        days=day_rows(days),
         day_legend=[(s.value, STATE_LABELS[s]) for s in DAY_STATES],
         steps=step_rows(open_now),
         step_legend=[("late", _("Overdue")), ("", _("Within the limit"))],
@@ -337,16 +345,29 @@ def index() -> str:
         ages=age_rows(open_now, now),
         age_legend=[(s.value, STEP_LABELS[s]) for s in Step],
         chosen_label=labels[period],
-        # The call backs that ended in the period chosen (not a cohort: a call back ends after opening).
-        feedback=feedback(db, chosen.window.start, chosen.window.end),
-        seen=[
-            (p.name, ROLE_LABELS[p.role], number(p.sent), number(p.seen), duration(p.median), duration(p.p90))
-            for p in acknowledgement(db, chosen.window.start, chosen.window.end)
-        ],
         period_links=[
             Figure(labels[name], labels[name], None if name == period else url_for(".index", period=name))
             for name in PERIODS
         ],
+        breakdown_url=url_for(".breakdown", period=period),
+        seen_url=url_for(".seen", period=period),
+    )
+
+
+@bp.route("/dashboard/breakdown")
+@roles_required(Role.dm, Role.collector, Role.admin)
+def breakdown() -> str:
+    """The period's complaints by category, block and officer, and the callers' feedback."""
+    now = datetime.now(UTC)
+    period = chosen_period()
+    db = get_session()
+    chosen = window_stats(db, now, PERIODS[period], with_calls=False)
+    names = names_of(chosen)
+    return render_template(
+        "dashboard/breakdown.html",
+        chosen_label=period_label(period, chosen.window),
+        # The call backs that ended in the period (not a cohort: a call back ends after opening).
+        feedback=feedback(db, chosen.window.start, chosen.window.end),
         tables=[
             (_("By category"), table(chosen, "category", names["category"])),
             (_("By block"), table(chosen, "block", names["block"])),
@@ -361,5 +382,22 @@ def index() -> str:
             _("Within the limit"),
             _("Median"),
             _("90th percentile"),
+        ],
+    )
+
+
+@bp.route("/dashboard/seen")
+@roles_required(Role.dm, Role.collector, Role.admin)
+def seen() -> str:
+    """Each person's hand-offs sent in the period: how many were seen, and how soon."""
+    period = chosen_period()
+    window = Window.ending(datetime.now(UTC), PERIODS[period])
+    people = acknowledgement(get_session(), window.start, window.end)
+    return render_template(
+        "dashboard/seen.html",
+        chosen_label=period_label(period, window),
+        seen=[
+            (p.name, ROLE_LABELS[p.role], number(p.sent), number(p.seen), duration(p.median), duration(p.p90))
+            for p in people
         ],
     )

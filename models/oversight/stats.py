@@ -28,6 +28,8 @@ from models.desk.tables import Call
 from models.times import aware, day_start, db_time, india_day
 
 OPEN = tuple(WAITING_ON)
+STATES = {s.value: s for s in State}  # a row's state, without an Enum call per row
+GROUPED = {3: "category", 5: "block", 6: "officer"}  # grouping()'s bits of each grouping set; 7: all
 # Pending cases by time since they were opened: (upper bound, key); the last has none.
 AGES: tuple[tuple[timedelta | None, str], ...] = (
     (timedelta(hours=1), "1h"),
@@ -127,27 +129,40 @@ class WindowStats:
     by_officer: dict[int, Tally]  # cases with an officer (assigned at least once)
 
 
-def cohort_query(window: Window, now: datetime) -> Select[tuple[int, ...]]:
-    """Cases opened in window, counted by category, block, officer, state and three flags."""
-    overdue = case((overdue_clause(now), 1), else_=0)
-    resolved = case((Case.resolved_at.is_not(None), 1), else_=0)
-    within = case((Case.resolved_at <= Case.resolve_by, 1), else_=0)
+def _flags(now: datetime) -> tuple[ColumnElement[int], ColumnElement[int], ColumnElement[int]]:
+    """A case's three flags at `now`: overdue, resolved at least once, resolved within its limit."""
+    return (
+        case((overdue_clause(now), 1), else_=0).label("overdue"),
+        case((Case.resolved_at.is_not(None), 1), else_=0).label("resolved"),
+        case((Case.resolved_at <= Case.resolve_by, 1), else_=0).label("within"),
+    )
+
+
+def cohort_query(window: Window, now: datetime, grouping_sets: bool = False) -> Select[tuple[int, ...]]:
+    """Cases opened in window, counted by category, block, officer, state and three flags.
+
+    grouping_sets (PostgreSQL): counted by each of category, block and officer apart and in all,
+    each row led by grouping()'s bits (a bit per column left out: 3 category, 5 block, 6 officer,
+    7 all), some hundreds of rows where every combination is thousands at a state's size.
+    """
     # Grouped in an outer query: PostgreSQL will not match a GROUP BY expression holding a
     # bound parameter (`now`) to the same expression in the SELECT list.
     rows = (
-        select(
-            Case.category_id,
-            Case.block_id,
-            Case.officer_id,
-            Case.state,
-            overdue.label("overdue"),
-            resolved.label("resolved"),
-            within.label("within"),
-        )
+        select(Case.category_id, Case.block_id, Case.officer_id, Case.state, *_flags(now))
         .where(window.holds(Case.created_at))
         .subquery()
     )
-    return select(*rows.c, func.count().label("n")).group_by(*rows.c)
+    if not grouping_sets:
+        return select(*rows.c, func.count().label("n")).group_by(*rows.c)
+    c = rows.c
+    by = (c.state, c.overdue, c.resolved, c.within)
+    return select(
+        func.grouping(c.category_id, c.block_id, c.officer_id).label("grouped"), *rows.c, func.count()
+    ).group_by(
+        func.grouping_sets(
+            tuple_(c.category_id, *by), tuple_(c.block_id, *by), tuple_(c.officer_id, *by), tuple_(*by)
+        )
+    )
 
 
 def durations_query(window: Window) -> Select[tuple[int, int | None, int | None, datetime, datetime]]:
@@ -164,7 +179,7 @@ def percentiles_query(window: Window) -> Select[tuple[str, int | None, list[time
     it on SQLite; both from one sort of each group."""
     took = Case.resolved_at - Case.created_at
     grouped = func.grouping(Case.category_id, Case.block_id, Case.officer_id)  # a bit per column left out
-    kind = case((grouped == 3, "category"), (grouped == 5, "block"), (grouped == 6, "officer"), else_="")
+    kind = case(*((grouped == bits, name) for bits, name in GROUPED.items()), else_="")
     return (
         select(
             kind.label("grouped"),
@@ -218,18 +233,32 @@ def call_counts(session: Session, window: Window) -> CallCounts:
     return CallCounts(window, dict(by_day))
 
 
-def window_stats(session: Session, now: datetime, days: int, calls: CallCounts | None = None) -> WindowStats:
+def window_stats(
+    session: Session, now: datetime, days: int, calls: CallCounts | None = None, with_calls: bool = True
+) -> WindowStats:
     """The figures of the `days` India days ending today, as they stand at `now`; the calls from
-    `calls` (of a window holding this one) when given, else read."""
+    `calls` (of a window holding this one) when given, else read (not with_calls: none counted)."""
     window = Window.ending(now, days)
     total = Tally()
     groups: dict[str, dict[int, Tally]] = {"category": {}, "block": {}, "officer": {}}
-    for category, block, officer, state, overdue, resolved, within, n in session.execute(
-        cohort_query(window, now)
-    ):
-        for tally in _tallies(total, groups, category, block, officer):
-            tally.add(State(state), bool(overdue), bool(resolved), bool(within), n)
-    if session.get_bind().dialect.name == "postgresql":
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:  # each row counts in one tally
+        for grouped, *keys, state, overdue, resolved, within, n in session.execute(
+            cohort_query(window, now, grouping_sets=True)
+        ):
+            kind = GROUPED.get(grouped)
+            key = keys[("category", "block", "officer").index(kind)] if kind else None
+            if kind and key is None:
+                continue  # no block, or no officer yet: counted in all only
+            tally = groups[kind].setdefault(key, Tally()) if kind else total
+            tally.add(STATES[state], bool(overdue), bool(resolved), bool(within), n)
+    else:
+        for category, block, officer, state, overdue, resolved, within, n in session.execute(
+            cohort_query(window, now)
+        ):
+            for tally in _tallies(total, groups, category, block, officer):
+                tally.add(STATES[state], bool(overdue), bool(resolved), bool(within), n)
+    if postgres:
         # The database takes the percentiles: some 50 rows, not every resolved case of the window.
         for grouped, key, values in session.execute(percentiles_query(window)):
             tally = total if grouped == "" else groups[grouped].get(key)
@@ -243,7 +272,7 @@ def window_stats(session: Session, now: datetime, days: int, calls: CallCounts |
         for tally in [total, *(t for g in groups.values() for t in g.values())]:
             tally.median = percentile(times[id(tally)], 50)
             tally.p90 = percentile(times[id(tally)], 90)
-    by_kind = (calls or call_counts(session, window)).kinds(window)
+    by_kind = (calls or call_counts(session, window)).kinds(window) if with_calls else {}
     return WindowStats(
         window=window,
         calls=sum(by_kind.values()),
@@ -358,3 +387,73 @@ def age_range(key: str, now: datetime) -> tuple[date | None, date]:
     newest = india_day(aware(now) - (lower or timedelta(0)))
     oldest = india_day(aware(now) - upper) if upper is not None else None
     return oldest, newest
+
+
+def overview_query(window: Window, now: datetime) -> Select[tuple[int, ...]]:
+    """Cases opened in window, counted by day of the window, state and the three flags."""
+    rows = (
+        select(window.day_of(Case.created_at).label("day"), Case.state, *_flags(now))
+        .where(window.holds(Case.created_at))
+        .subquery()
+    )
+    return select(*rows.c, func.count().label("n")).group_by(*rows.c)
+
+
+def overview_percentiles_query(
+    window: Window, periods: list[Window]
+) -> Select[tuple[list[timedelta] | None, ...]]:
+    """PostgreSQL: the median and 90th percentile of opening -> first resolution in each period, one
+    column each, of the cases opened in window (which holds them all)."""
+    took = Case.resolved_at - Case.created_at
+    return select(
+        *(
+            func.percentile_disc(postgresql.array([0.5, 0.9]))
+            .within_group(took)
+            .filter(Case.created_at >= db_time(period.start))
+            for period in periods
+        )
+    ).where(window.holds(Case.created_at), Case.resolved_at.is_not(None))
+
+
+def overview(
+    session: Session, now: datetime, days: int, periods: Iterable[int], calls: CallCounts
+) -> tuple[list[Day], dict[int, WindowStats]]:
+    """The dashboard's top: each of the `days` India days ending today, and the figures in all of
+    each period of so many days ending today (within `days`; no breakdown: window_stats gives that).
+
+    One statement counts the cases of the `days` by day, state and flags, and each period sums its
+    days; one more takes every period's percentiles on PostgreSQL. `calls` holds the `days`' calls.
+    """
+    window = Window.ending(now, days)
+    lengths = sorted(set(periods))
+    if lengths[-1] > days:
+        raise ValueError(f"a period of {lengths[-1]} days is longer than the {days} days counted")
+    result = [Day(d) for d in window.days]
+    totals = {n: Tally() for n in lengths}
+    for index, state, overdue, resolved, within, count in session.execute(overview_query(window, now)):
+        st = STATES[state]
+        result[index].by_state[st] += count
+        for n, tally in totals.items():
+            if index >= days - n:
+                tally.add(st, bool(overdue), bool(resolved), bool(within), count)
+    windows = {n: Window.ending(now, n) for n in lengths}
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(overview_percentiles_query(window, list(windows.values()))).one()
+        for n, values in zip(lengths, row, strict=True):
+            if values:  # none: no case of the period resolved
+                totals[n].median, totals[n].p90 = values
+    else:
+        times: dict[int, list[timedelta]] = {n: [] for n in lengths}
+        for _c, _b, _o, created, resolved_at in session.execute(durations_query(window)):
+            for n in lengths:
+                if created >= windows[n].start:
+                    times[n].append(resolved_at - created)
+        for n in lengths:
+            totals[n].median, totals[n].p90 = percentile(times[n], 50), percentile(times[n], 90)
+    for day in result:
+        day.calls = sum(calls.day(day.day).values())
+    stats = {}
+    for n in lengths:
+        by_kind = calls.kinds(windows[n])
+        stats[n] = WindowStats(windows[n], sum(by_kind.values()), by_kind, totals[n], {}, {}, {})
+    return result, stats
