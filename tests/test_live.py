@@ -177,6 +177,31 @@ def test_it_redraws_a_part_of_the_page_from_the_page_itself(
         assert case.number not in _part(before.get_data(as_text=True), region)
 
 
+@pytest.mark.parametrize(
+    ("region", "url"), [("breakdown", "/dashboard/breakdown"), ("seen", "/dashboard/seen")]
+)
+def test_the_dashboard_loads_its_parts_from_their_own_pages(
+    client: FlaskClient, session: Session, district: dict[str, User], region: str, url: str
+) -> None:
+    """The dashboard's breakdown and hand-offs seen are fetched once the page shows, and again when
+    something moved: a part of their own page, which a reader without scripts opens from the link."""
+    login(client, "collector")
+    page = client.get("/dashboard?period=today").get_data(as_text=True)
+    tag = re.search(rf'<div id="{region}" data-live hx-get="([^"]+)" hx-select="#{region}-part"[^>]*>', page)
+    assert tag, f"no part {region} on the dashboard"
+    assert 'hx-swap="innerHTML"' in tag.group(0) and 'hx-trigger="load, live' in tag.group(0)
+    assert tag.group(1) == f"{url}?period=today"
+    assert f'href="{url}?period=today"' in page  # without scripts
+    empty = client.get(tag.group(1), headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f'id="{region}-part"' in empty
+    case = make_case(session, district["operator"], datetime.now(UTC))
+    session.commit()
+    later = client.get(tag.group(1), headers={"HX-Request": "true"}).get_data(as_text=True)
+    if region == "breakdown":  # the new case's category now has a line
+        assert f"/cases?category={case.category_id}&amp;" in later
+        assert f"/cases?category={case.category_id}&amp;" not in empty
+
+
 def test_it_versions_the_case_so_a_stale_form_can_say_so(
     client: FlaskClient, session: Session, district: dict[str, User]
 ) -> None:
