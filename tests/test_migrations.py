@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -53,9 +53,9 @@ def test_the_case_search_still_finds_new_cases_after_every_migration(tmp_path) -
 
 
 def test_it_marks_the_hand_offs_already_sent(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """0021: rows made before it are marked as is_hand_off() marks new ones: the DM's row of a new
-    complaint (and its fallback) are hand-offs; the operator's row of the closure, the alarm to every
-    channel and the stand-in's row are not."""
+    """0021: rows made before it are marked as is_hand_off() and finish() mark new ones: the DM's row
+    of a new complaint is a hand-off, counted once though sent again on the next channel (unseen); the
+    operator's row of the closure, the alarm to every channel and the stand-in's row are not."""
     from sqlalchemy import select, text
 
     from models.cases.tables import CaseEvent
@@ -80,22 +80,23 @@ def test_it_marks_the_hand_offs_already_sent(tmp_path) -> None:  # type: ignore[
         opened, confirmed = session.scalars(select(CaseEvent.id).where(CaseEvent.case_id == case.id))
     rows = [  # (event, user, reason): hand-off?
         (opened, "dm", "first", True),
-        (opened, "dm", "fallback", True),
+        (opened, "dm", "unseen", False),
         (opened, "collector", "every", False),
         (opened, "bmo", "stand_in", False),
         (confirmed, "operator", "first", False),
     ]
     engine = get_engine(url)
     with engine.begin() as conn:
-        for event_id, username, reason, _marked in rows:
+        for i, (event_id, username, reason, _marked) in enumerate(rows):
+            sent = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=i)
             conn.execute(
                 text(
                     "INSERT INTO deliveries (case_id, event_id, user_id, channel_key, channel, status,"
-                    " attempts, last_error, created_at, reason) VALUES (:case, :event, :user, :key, '',"
-                    " 'sent', 1, '', :now, :reason)"
+                    " attempts, last_error, created_at, sent_at, reason) VALUES (:case, :event, :user,"
+                    " :key, '', 'sent', 1, '', :sent, :sent, :reason)"
                 ),
                 {"case": case.id, "event": event_id, "user": users[username].id, "key": reason,
-                 "now": datetime.now(UTC).replace(tzinfo=None), "reason": reason},
+                 "sent": sent, "reason": reason},
             )  # fmt: skip
     upgrade(url)
     with engine.connect() as conn:

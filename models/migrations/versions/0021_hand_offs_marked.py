@@ -1,4 +1,4 @@
-"""hand-offs marked on their delivery rows: the acknowledgement figures without a join to the events
+"""hand-offs marked on their delivery rows, one a step: the acknowledgement figures from one index
 
 Revision ID: 0021
 Revises: 0020
@@ -43,7 +43,30 @@ def upgrade() -> None:
         )
     )
 
+    # A step sent on two channels (the first unseen) keeps its mark on the row sent first.
+    op.execute(
+        sa.text(
+            "UPDATE deliveries SET hand_off = false WHERE hand_off AND status = 'sent' AND EXISTS ("
+            " SELECT 1 FROM deliveries o WHERE o.event_id = deliveries.event_id"
+            " AND o.user_id = deliveries.user_id AND o.hand_off AND o.status = 'sent'"
+            " AND (o.sent_at < deliveries.sent_at"
+            " OR (o.sent_at = deliveries.sent_at AND o.id < deliveries.id)))"
+        )
+    )
+    # The acknowledgement figures read these rows by this index alone (PostgreSQL); 0019's goes.
+    op.drop_index("ix_deliveries_sent_at", table_name="deliveries")
+    op.create_index(
+        "ix_deliveries_hand_offs",
+        "deliveries",
+        ["sent_at"],
+        postgresql_include=["user_id", "seen_at"],
+        postgresql_where=sa.text("hand_off AND status = 'sent'"),
+        sqlite_where=sa.text("hand_off AND status = 'sent'"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_hand_offs", table_name="deliveries")
     with op.batch_alter_table("deliveries") as batch_op:
+        batch_op.create_index("ix_deliveries_sent_at", ["sent_at"], unique=False)
         batch_op.drop_column("hand_off")
