@@ -96,6 +96,7 @@ ACCESS: dict[str, frozenset[str]] = {
     # An officer sees the cases assigned to them and those they acted on (webapp/cases.get_case).
     "cases.view": ANY_USER,
     "dashboard.breakdown": OVERSIGHT,
+    "dashboard.callers": OVERSIGHT,
     "dashboard.index": OVERSIGHT,
     "dashboard.seen": OVERSIGHT,
     "desk.calls": DESK,

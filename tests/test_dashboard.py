@@ -83,8 +83,10 @@ def test_it_shows_the_figures(client: FlaskClient, today: str, username: str) ->
 def test_it_links_each_figure_to_its_cases(client: FlaskClient, today: str) -> None:
     login(client, "collector")
     top = links(client.get("/dashboard").get_data(as_text=True))
-    # The breakdown and the hand-offs seen are parts the page loads (and links to, for no scripts).
-    assert {"/dashboard/breakdown?period=recent", "/dashboard/seen?period=recent"} <= top
+    # The breakdown, the callers' feedback and the hand-offs seen are parts the page loads (and links
+    # to, for a reader without scripts).
+    parts = {f"/dashboard/{name}?period=recent" for name in ("breakdown", "feedback", "seen")}
+    assert parts <= top
     hrefs = top | links(client.get("/dashboard/breakdown?period=recent").get_data(as_text=True))
     day = f"from={today}&to={today}"
     assert f"/cases?{day}" in hrefs  # opened today
@@ -107,7 +109,7 @@ def test_it_switches_the_breakdown_to_today(client: FlaskClient, today: str) -> 
     assert 'hx-get="/dashboard/seen?period=today"' in page
     page = client.get("/dashboard/breakdown?period=today").get_data(as_text=True)
     assert f"/cases?category=2&amp;from={today}&amp;to={today}" in page
-    for path in ("/dashboard", "/dashboard/breakdown", "/dashboard/seen"):
+    for path in ("/dashboard", "/dashboard/breakdown", "/dashboard/feedback", "/dashboard/seen"):
         assert client.get(f"{path}?period=nonsense").status_code == 200
 
 

@@ -92,7 +92,7 @@ def test_the_dashboard_and_the_daily_report_show_them(
     client: FlaskClient, session: Session, district: dict[str, User], rung_back: None
 ) -> None:
     login(client, "collector")
-    page = client.get("/dashboard/breakdown?period=recent").get_data(as_text=True)
+    page = client.get("/dashboard/feedback?period=recent").get_data(as_text=True)
     assert [figure(page, n) for n in ("average", "rated", "reopened", "forced")] == ["3.7", "3", "1", "1"]
     assert "Callers' feedback on the call backs" in page and "By department" in page
     report = client.get(f"/reports/daily?date={india_day(AT).isoformat()}").get_data(as_text=True)

@@ -178,13 +178,15 @@ def test_it_redraws_a_part_of_the_page_from_the_page_itself(
 
 
 @pytest.mark.parametrize(
-    ("region", "url"), [("breakdown", "/dashboard/breakdown"), ("seen", "/dashboard/seen")]
+    ("region", "url"),
+    [("breakdown", "/dashboard/breakdown"), ("callers", "/dashboard/feedback"), ("seen", "/dashboard/seen")],
 )
 def test_the_dashboard_loads_its_parts_from_their_own_pages(
     client: FlaskClient, session: Session, district: dict[str, User], region: str, url: str
 ) -> None:
-    """The dashboard's breakdown and hand-offs seen are fetched once the page shows, and again when
-    something moved: a part of their own page, which a reader without scripts opens from the link."""
+    """The dashboard's breakdown, callers' feedback and hand-offs seen are fetched once the page
+    shows, and again when something moved: a part of their own page, which a reader without scripts
+    opens from the link."""
     login(client, "collector")
     page = client.get("/dashboard?period=today").get_data(as_text=True)
     tag = re.search(rf'<div id="{region}" data-live hx-get="([^"]+)" hx-select="#{region}-part"[^>]*>', page)

@@ -318,10 +318,10 @@ def chosen_period() -> str:
 def index() -> str:
     """Today and the last 10 days in all, each day, and what is open now.
 
-    The breakdown of the period chosen (?period=today|recent) and the hand-offs seen are parts of
-    their own, which the page loads as soon as it is shown (each a page of its own without
-    scripts): at a state's size each reads tens of thousands of rows, and the figures above them
-    need not wait for that.
+    The breakdown of the period chosen (?period=today|recent), the callers' feedback and the
+    hand-offs seen are parts of their own, which the page loads as soon as it is shown (each a page
+    of its own without scripts): at a state's size each reads tens of thousands of rows, and the
+    figures above them need not wait for that.
     """
     now = datetime.now(UTC)
     period = chosen_period()
@@ -350,6 +350,7 @@ def index() -> str:
             for name in PERIODS
         ],
         breakdown_url=url_for(".breakdown", period=period),
+        feedback_url=url_for(".callers", period=period),
         seen_url=url_for(".seen", period=period),
     )
 
@@ -357,7 +358,7 @@ def index() -> str:
 @bp.route("/dashboard/breakdown")
 @roles_required(Role.dm, Role.collector, Role.admin)
 def breakdown() -> str:
-    """The period's complaints by category, block and officer, and the callers' feedback."""
+    """The period's complaints by category, block and officer."""
     now = datetime.now(UTC)
     period = chosen_period()
     db = get_session()
@@ -366,8 +367,6 @@ def breakdown() -> str:
     return render_template(
         "dashboard/breakdown.html",
         chosen_label=period_label(period, chosen.window),
-        # The call backs that ended in the period (not a cohort: a call back ends after opening).
-        feedback=feedback(db, chosen.window.start, chosen.window.end),
         tables=[
             (_("By category"), table(chosen, "category", names["category"])),
             (_("By block"), table(chosen, "block", names["block"])),
@@ -383,6 +382,20 @@ def breakdown() -> str:
             _("Median"),
             _("90th percentile"),
         ],
+    )
+
+
+@bp.route("/dashboard/feedback")
+@roles_required(Role.dm, Role.collector, Role.admin)
+def callers() -> str:
+    """The callers' word on the call backs that ended in the period (not a cohort: a call back ends
+    after its case opened)."""
+    period = chosen_period()
+    window = Window.ending(datetime.now(UTC), PERIODS[period])
+    return render_template(
+        "dashboard/feedback.html",
+        chosen_label=period_label(period, window),
+        feedback=feedback(get_session(), window.start, window.end),
     )
 
 

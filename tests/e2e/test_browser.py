@@ -174,8 +174,10 @@ def test_it_takes_a_complaint_through_every_role(
     # The Collector's oversight: the dashboard, and a bar of it opening the list behind it.
     collector.page.get_by_role("link", name=collector.t("Dashboard")).first.click()
     expect(collector.page.locator("h1")).to_contain_text(collector.t("Dashboard"))
-    # Its breakdown and the hand-offs seen load as parts of their own once the page shows.
+    # Its breakdown, the callers' feedback and the hand-offs seen load as parts of their own.
     expect(collector.page.locator("#breakdown-part")).to_contain_text(collector.t("By officer"))
+    expect(collector.page.locator("#callers-part")).to_contain_text(collector.t("Callers satisfied"))
+    expect(collector.page.locator("#feedback-rated")).not_to_have_text("0")  # the caller rated it
     expect(collector.page.locator("#seen-part")).to_contain_text(collector.t("Hand-offs seen, by person"))
     expect(collector.page.locator("#seen-part")).to_contain_text("Dr. Ramesh Gupta")
     collector.shot("4b-collector-dashboard")
