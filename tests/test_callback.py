@@ -179,6 +179,26 @@ def test_the_collector_closes_without_the_callers_word_only_after_the_tries(
         assert case.number in message.body
 
 
+def test_the_collector_sees_a_case_whose_tries_are_used_up_whatever_other_cases_do(
+    session: Session, district: dict[str, User]
+) -> None:
+    """The Collector's queue and tab count hold a case once its caller went unanswered as often as
+    its category allows, counted since its own latest resolution: another case resolved later
+    changes nothing (its resolution was taken for this case's, and the tries counted none)."""
+    u = district
+    case = resolved(session, u, phone="+919811111111")
+    case.category.callback_tries = 2
+    for minutes in (10, 20):
+        move(session, case, Action.unreachable, u["operator"], T0 + timedelta(hours=2, minutes=minutes))
+    session.commit()
+    collector = u["collector"]
+    assert [c.id for c in queue_for(session, collector)] == [case.id]
+    assert pulse(session, collector).waiting == 1
+    resolved(session, u, at=T0 + timedelta(hours=3), phone="+919822222222")  # another case, resolved after
+    assert [c.id for c in queue_for(session, collector)] == [case.id]
+    assert pulse(session, collector).waiting == 1
+
+
 def test_the_operators_queue_puts_the_call_backs_first_for_every_operator(
     session: Session, district: dict[str, User]
 ) -> None:

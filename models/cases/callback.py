@@ -37,8 +37,12 @@ def unanswered_tries(session: Session, case: Case) -> int:
 def tries_used_up_clause() -> ColumnElement[bool]:
     """SQL: the case waits on a callback whose tries are used up (the Collector may close it)."""
     resolve = aliased(CaseEvent)
+    # Correlated to the outer query's case by name: two levels down, SQLAlchemy would otherwise add
+    # `cases` to this subquery's FROM and take the latest resolution of any case.
     latest_resolve = (
-        select(func.max(resolve.id)).where(resolve.case_id == Case.id, resolve.kind == Action.resolve.value)
+        select(func.max(resolve.id))
+        .where(resolve.case_id == Case.id, resolve.kind == Action.resolve.value)
+        .correlate(Case)
     ).scalar_subquery()
     tries = (
         select(func.count(CaseEvent.id))
