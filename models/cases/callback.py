@@ -4,6 +4,8 @@ without the caller's word (models/cases/decisions.py)."""
 
 from __future__ import annotations
 
+from functools import cache
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
@@ -34,6 +36,7 @@ def unanswered_tries(session: Session, case: Case) -> int:
     )
 
 
+@cache  # the same clause each time: built once (some 70 elements), then only its statement's cache key
 def tries_used_up_clause() -> ColumnElement[bool]:
     """SQL: the case waits on a callback whose tries are used up (the Collector may close it)."""
     resolve = aliased(CaseEvent)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from models.cases.callback import tries_used_up_clause
@@ -37,21 +37,28 @@ class Pulse:
     emergencies: list[Emergency]  # in progress, those the user should know of
 
 
-def waiting_clause(user: User) -> ColumnElement[bool]:
-    """The cases on user's queue, as the queue page lists them.
+def waiting_parts(user: User) -> list[ColumnElement[bool]]:
+    """The cases on user's queue, as the queue page lists them, in parts no case is in twice.
 
-    An operator's: the callbacks due and the open ones they opened.
+    An operator's: the callbacks due and the open ones they opened. The Collector's: the resolved
+    cases, and the call backs whose tries are used up; counted apart, each part is read by an index
+    of its own (as one OR, the rows of both are read: 11 -> 5 ms at a state's size).
     """
     if user.role == Role.dm:
-        return Case.state == State.awaiting_assignment
+        return [Case.state == State.awaiting_assignment]
     if user.role == Role.officer:
-        return (Case.state == State.assigned) & (Case.officer_id == user.id)
+        return [(Case.state == State.assigned) & (Case.officer_id == user.id)]
     if user.role == Role.collector:
-        return (Case.state == State.resolved) | tries_used_up_clause()
+        return [Case.state == State.resolved, tries_used_up_clause()]
     if user.role == Role.operator:  # the callbacks due, and the open ones they opened
         mine = (Case.created_by_id == user.id) & Case.state.in_(OPEN_STATES)
-        return (Case.state == State.callback) | mine
-    return Case.state.in_(OPEN_STATES)
+        return [(Case.state == State.callback) | mine]
+    return [Case.state.in_(OPEN_STATES)]
+
+
+def waiting_clause(user: User) -> ColumnElement[bool]:
+    """The cases on user's queue, as the queue page lists them."""
+    return or_(*waiting_parts(user))
 
 
 def stamp(session: Session) -> str:
@@ -70,7 +77,9 @@ def stamp(session: Session) -> str:
 
 def pulse(session: Session, user: User, at: str | None = None) -> Pulse:
     """The user's pulse; `at`: the stamp, if read already."""
-    waiting = session.scalar(select(func.count()).select_from(Case).where(waiting_clause(user))) or 0
+    parts = waiting_parts(user)
+    counts = [select(func.count()).select_from(Case).where(part).scalar_subquery() for part in parts]
+    waiting = sum(n or 0 for n in session.execute(select(*counts)).one())
     return Pulse(
         stamp=at if at is not None else stamp(session),
         waiting=waiting,
