@@ -57,14 +57,13 @@ from models.demo import seed
 from models.desk.tables import Call
 from models.messages import Delivery, channel_key, is_hand_off
 from models.oversight.acknowledgement import acknowledgement
+from models.oversight.days import overview_percentiles_query, overview_query
 from models.oversight.feedback import verdicts_query
 from models.oversight.stats import (
     Window,
     calls_query,
     cohort_query,
     durations_query,
-    overview_percentiles_query,
-    overview_query,
     pending_query,
     percentiles_query,
 )

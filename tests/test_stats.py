@@ -11,12 +11,11 @@ from models.cases.decisions import Intake, decide, open_case
 from models.cases.lifecycle import Action, State, Step
 from models.cases.tables import Case, Priority
 from models.desk.tables import Call
+from models.oversight.days import daily, overview
 from models.oversight.stats import (
     Window,
     age_range,
     call_counts,
-    daily,
-    overview,
     pending,
     percentile,
     window_stats,

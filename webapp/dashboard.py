@@ -17,17 +17,16 @@ from sqlalchemy import select
 from models.cases.lifecycle import State, Step
 from models.outbox import parked_count
 from models.oversight.acknowledgement import acknowledgement
+from models.oversight.days import Day, overview
 from models.oversight.feedback import feedback
 from models.oversight.stats import (
     AGES,
-    Day,
     Pending,
     Tally,
     Window,
     WindowStats,
     age_range,
     call_counts,
-    overview,
     pending,
     window_stats,
 )
