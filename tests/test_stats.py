@@ -11,7 +11,7 @@ from models.cases.decisions import Intake, decide, open_case
 from models.cases.lifecycle import Action, State, Step
 from models.cases.tables import Case, Priority
 from models.desk.tables import Call
-from models.oversight.days import daily, overview
+from models.oversight.days import overview
 from models.oversight.stats import (
     Window,
     age_range,
@@ -135,7 +135,10 @@ def test_it_breaks_the_window_down(
 
 
 def test_it_counts_each_day(session: Session, cases: dict[str, Case]) -> None:
-    days = {d.day.day: d for d in daily(session, NOW, 10)}
+    days = {
+        d.day.day: d
+        for d in overview(session, NOW, 10, [1, 10], call_counts(session, Window.ending(NOW, 10)))[0]
+    }
     assert sorted(days) == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
     assert days[9].by_state[State.resolved] == 1
     assert days[10].by_state[State.rejected] == 1
@@ -193,19 +196,18 @@ def test_it_reads_the_calls_once_for_every_window_inside_the_longest(
     assert window_stats(session, NOW, 1, calls).calls_by_kind == window_stats(session, NOW, 1).calls_by_kind
     assert window_stats(session, NOW, 1, calls).calls == 2
     assert window_stats(session, NOW, 10, calls).calls == 3
-    assert [d.calls for d in daily(session, NOW, 10, calls)] == [d.calls for d in daily(session, NOW, 10)]
     with pytest.raises(ValueError, match="not inside"):  # a window reaching past the calls read
         window_stats(session, NOW, 11, calls)
     with pytest.raises(ValueError, match="not a day of"):  # a day before the calls read: not a silent 0
-        daily(session, NOW, 11, calls)
+        overview(session, NOW, 11, [1], calls)
 
 
 def test_the_overview_sums_the_same_figures_from_one_pass(session: Session, cases: dict[str, Case]) -> None:
     """The dashboard's top (overview) counts each day and each period's figures in all from one
-    statement: the same as daily() and window_stats() count them apart."""
+    statement: each period's the same as window_stats() counts it alone."""
     calls = call_counts(session, Window.ending(NOW, 10))
     days, periods = overview(session, NOW, 10, [1, 10], calls)
-    assert days == daily(session, NOW, 10)
+    assert sum(d.opened for d in days) == periods[10].total.opened
     for n in (1, 10):
         alone = window_stats(session, NOW, n)
         assert (periods[n].window, periods[n].calls, periods[n].calls_by_kind) == (

@@ -23,7 +23,6 @@ from models.oversight.stats import (
     Tally,
     Window,
     WindowStats,
-    call_counts,
     durations_query,
     flags,
     percentile,
@@ -42,28 +41,6 @@ class Day:
     @property
     def opened(self) -> int:
         return sum(self.by_state.values())
-
-
-def days_query(window: Window) -> Select[tuple[int, str, int]]:
-    """Cases opened in window, counted by day of the window and current state."""
-    sub = (
-        select(window.day_of(Case.created_at).label("day"), Case.state)
-        .where(window.holds(Case.created_at))
-        .subquery()
-    )
-    return select(sub.c.day, sub.c.state, func.count().label("n")).group_by(sub.c.day, sub.c.state)
-
-
-def daily(session: Session, now: datetime, days: int, calls: CallCounts | None = None) -> list[Day]:
-    """Each of the `days` India days ending today, oldest first (the calls from `calls` when given)."""
-    window = Window.ending(now, days)
-    result = [Day(d) for d in window.days]
-    for index, state, n in session.execute(days_query(window)):
-        result[index].by_state[State(state)] += n
-    calls = calls or call_counts(session, window)
-    for day in result:
-        day.calls = sum(calls.day(day.day).values())
-    return result
 
 
 def overview_query(window: Window, now: datetime) -> Select[tuple[int, ...]]:
